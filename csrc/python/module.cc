@@ -1,0 +1,12 @@
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace ser {
+void PybindOnlineLld(py::module_& m);
+}
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "Native core of realtime_ser: streaming frame descriptors.";
+  ser::PybindOnlineLld(m);
+}

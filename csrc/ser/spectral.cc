@@ -1,0 +1,543 @@
+#include "ser/spectral.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace ser {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr float kFloor = 1e-10f;      // power floor before logs
+constexpr float kLogFloor = -23.02585093f;  // ln(kFloor)
+constexpr float kLogCeil = 60.0f;     // keeps the RASTA state finite on absurd input
+constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;
+constexpr float kCompression = 0.33f;  // intensity-loudness power law
+constexpr float kPreEmphasis = 0.97f;
+constexpr float kCepLifter = 22.0f;
+constexpr float kMelLowHz = 20.0f;
+constexpr float kMelHighHz = 8000.0f;
+constexpr float kRastaPole = 0.94f;
+constexpr int kFirstBin = 1;  // spectral-shape range: bins 1 .. kNumBins-1 (no DC)
+constexpr int kShapeBins = kNumBins - kFirstBin;
+
+// Output layout, in the order of Descriptors().
+constexpr int kOutPlp = 0;
+constexpr int kOutMfcc = 5;
+constexpr int kOutLogEnergy = 20;
+constexpr int kOutRms = 21;
+constexpr int kOutZcr = 22;
+constexpr int kOutLoudness = 23;
+constexpr int kOutRolloff = 24;  // 4 values
+constexpr int kOutFlux = 28;
+constexpr int kOutCentroid = 29;
+constexpr int kOutEntropy = 30;
+constexpr int kOutVariance = 31;
+constexpr int kOutSkewness = 32;
+constexpr int kOutKurtosis = 33;
+constexpr int kOutHarmonicity = 34;
+constexpr int kOutFlatness = 35;
+constexpr int kOutChroma = 36;  // 12 values
+constexpr int kOutBandEnergy = 48;  // 2 values
+constexpr int kOutSlope = 50;   // 2 values
+constexpr int kOutAlphaRatio = 52;
+constexpr int kOutHammarberg = 53;
+constexpr int kOutAudspecL1 = 54;
+constexpr int kOutRastaL1 = 55;
+constexpr int kOutRasta = 56;  // 26 values
+constexpr int kNumOutputs = 82;
+
+constexpr float kRolloffFractions[4] = {0.25f, 0.50f, 0.75f, 0.90f};
+
+float HzToMel(float hz) { return 1127.0f * std::log(1.0f + hz / 700.0f); }
+float MelToHz(float mel) { return 700.0f * (std::exp(mel / 1127.0f) - 1.0f); }
+
+int HzToBin(float hz) { return static_cast<int>(std::ceil(hz / kBinHz - 1e-4f)); }
+int HzToLastBin(float hz) {
+  int k = static_cast<int>(std::floor(hz / kBinHz + 1e-4f));
+  return k < kNumBins - 1 ? k : kNumBins - 1;
+}
+
+// Hermansky (1990) equal-loudness curve, omega in rad/s.
+double EqualLoudness(double hz) {
+  const double w2 = (2.0 * kPi * hz) * (2.0 * kPi * hz);
+  const double c = w2 + 6.3e6;
+  return ((w2 + 56.8e6) * w2 * w2) / (c * c * (w2 + 0.38e9));
+}
+
+inline uint32_t FloatBits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof(b));
+  return b;
+}
+
+inline float BitsFloat(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof(x));
+  return x;
+}
+
+// The helpers below select in the integer domain: float selects count as control
+// flow for GCC's vectoriser unless -ffast-math.
+
+// Clamps a power value to [0, 1e30]; negatives and NaN become 0, +inf becomes 1e30.
+inline float CleanPower(float v) {
+  constexpr int32_t kMaxBits = 0x7149f2ca;  // 1e30f
+  int32_t b = static_cast<int32_t>(FloatBits(v));
+  b = b < 0 ? 0 : b;  // sign bit set: negative, -0 or -NaN
+  b = b > kMaxBits ? kMaxBits : b;  // +inf and +NaN sort above every finite value
+  return BitsFloat(static_cast<uint32_t>(b));
+}
+
+// ln(x) for a clean power value x >= 0, without a libm call so bin loops vectorise.
+// Absolute error below 1e-6; x below floor maps to ln(floor).
+inline float FastLog(float x, float floor) {
+  const int32_t floor_bits = static_cast<int32_t>(FloatBits(floor));
+  int32_t b = static_cast<int32_t>(FloatBits(x));
+  b = b < floor_bits ? floor_bits : b;
+  const int32_t mant = b & 0x007fffff;
+  const int32_t big = mant > 0x003504f3;  // mantissa above sqrt(2): use m/2 in [0.707, 1)
+  const int32_t e = (b >> 23) - 127 + big;
+  const float m = BitsFloat(static_cast<uint32_t>(mant | (0x3f800000 - (big << 23))));
+  const float t = (m - 1.0f) / (m + 1.0f);
+  const float t2 = t * t;
+  const float series = t * (2.0f + t2 * (0.6666667f + t2 * (0.4f + t2 * 0.2857143f)));
+  return series + 0.69314718f * static_cast<float>(e);
+}
+
+// sqrt(x) for 0 <= x <= 1e30 from an inverse-sqrt estimate and three Newton steps
+// (relative error ~1e-7); vectorises, unlike std::sqrt under errno semantics.
+inline float FastSqrt(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  bits = 0x5f3759dfu - (bits >> 1);
+  float y;
+  std::memcpy(&y, &bits, sizeof(y));
+  const float half = 0.5f * x;
+  y = y * (1.5f - half * y * y);
+  y = y * (1.5f - half * y * y);
+  y = y * (1.5f - half * y * y);
+  return x * y;
+}
+
+// Reductions run on kLanes independent partial sums so that they vectorise
+// without -ffast-math.
+constexpr int kLanes = 8;
+
+inline float LaneSum(const float* acc) {
+  float s = 0.0f;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+inline float Finite(float v) { return std::isfinite(v) ? v : 0.0f; }
+
+std::vector<DescriptorInfo> MakeDescriptors() {
+  std::vector<DescriptorInfo> d;
+  for (int i = 1; i <= 5; ++i) d.push_back({"plp_" + std::to_string(i), 2});
+  for (int i = 1; i <= 15; ++i) d.push_back({"mfcc_" + std::to_string(i), 2});
+  d.push_back({"log_energy", 2});
+  d.push_back({"rms_energy", 1});
+  d.push_back({"zcr", 1});
+  d.push_back({"loudness", 1});
+  for (const char* r : {"25", "50", "75", "90"}) d.push_back({std::string("rolloff_") + r, 1});
+  for (const char* s : {"flux", "centroid", "entropy", "variance", "skewness", "kurtosis",
+                        "harmonicity", "flatness"})
+    d.push_back({std::string("spectral_") + s, 1});
+  for (int i = 0; i < 12; ++i) d.push_back({"chroma_" + std::to_string(i), 0});
+  d.push_back({"band_energy_250_650", 1});
+  d.push_back({"band_energy_1000_4000", 1});
+  d.push_back({"slope_0_500", 1});
+  d.push_back({"slope_500_1500", 1});
+  d.push_back({"alpha_ratio", 1});
+  d.push_back({"hammarberg_index", 1});
+  d.push_back({"audspec_l1norm", 1});
+  d.push_back({"audspec_rasta_l1norm", 1});
+  for (int i = 0; i < 26; ++i) d.push_back({"audspec_rasta_" + std::to_string(i), 1});
+  return d;
+}
+
+// Fixed bin ranges of the band / slope / ratio descriptors.
+struct BinRange {
+  int first;
+  int last;  // inclusive
+};
+const BinRange kBand250 = {HzToBin(250.0f), HzToLastBin(650.0f)};
+const BinRange kBand1000 = {HzToBin(1000.0f), HzToLastBin(4000.0f)};
+const BinRange kSlopes[2] = {{0, HzToLastBin(500.0f)}, {HzToBin(500.0f), HzToLastBin(1500.0f)}};
+const BinRange kAlphaLow = {HzToBin(50.0f), HzToBin(1000.0f) - 1};
+const BinRange kAlphaHigh = {HzToBin(1000.0f), HzToLastBin(5000.0f)};
+const BinRange kHammLow = {1, HzToBin(2000.0f) - 1};
+const BinRange kHammHigh = {HzToBin(2000.0f), HzToLastBin(5000.0f)};
+
+float SumRange(const float* p, BinRange r) {
+  float s = 0.0f;
+  for (int k = r.first; k <= r.last; ++k) s += p[k];
+  return s;
+}
+
+float MaxRange(const float* p, BinRange r) {
+  float m = 0.0f;
+  for (int k = r.first; k <= r.last; ++k) m = p[k] > m ? p[k] : m;
+  return m;
+}
+
+// 10*log10(num/den) with both floored.
+float DbRatio(float num, float den) {
+  num = num > kFloor ? num : kFloor;
+  den = den > kFloor ? den : kFloor;
+  return 4.342944819f * (std::log(num) - std::log(den));
+}
+
+// Least-squares slope of dB power against frequency (dB/Hz) over a bin range.
+float DbSlope(const float* log_power, BinRange r) {
+  double sf = 0, sff = 0, sy = 0, sfy = 0;
+  const int n = r.last - r.first + 1;
+  for (int k = r.first; k <= r.last; ++k) {
+    const double f = k * static_cast<double>(kBinHz);
+    const double y = 4.342944819 * log_power[k];
+    sf += f; sff += f * f; sy += y; sfy += f * y;
+  }
+  const double den = n * sff - sf * sf;
+  return den > 0 ? static_cast<float>((n * sfy - sf * sy) / den) : 0.0f;
+}
+
+}  // namespace
+
+const std::vector<DescriptorInfo>& SpectralDescriptors::Descriptors() {
+  static const std::vector<DescriptorInfo> descriptors = MakeDescriptors();
+  return descriptors;
+}
+
+SpectralDescriptors::SpectralDescriptors() {
+  for (int k = 0; k < kNumBins; ++k) bin_hz_[k] = k * kBinHz;
+  InitFilterbank();
+  InitTables();
+  Reset();
+}
+
+void SpectralDescriptors::Reset() {
+  std::memset(prev_norm_mag_, 0, sizeof(prev_norm_mag_));
+  has_prev_ = false;
+  std::memset(rasta_x_, 0, sizeof(rasta_x_));
+  std::memset(rasta_y_, 0, sizeof(rasta_y_));
+  rasta_frames_ = 0;
+}
+
+// 26 HTK-style triangular mel bands between 20 Hz and 8 kHz, on bins 1..256.
+void SpectralDescriptors::InitFilterbank() {
+  const float mel_lo = HzToMel(kMelLowHz), mel_hi = HzToMel(kMelHighHz);
+  const float step = (mel_hi - mel_lo) / (kNumBands + 1);
+  band_weights_.clear();
+  band_weights_pre_.clear();
+  for (int b = 0; b < kNumBands; ++b) {
+    const float left = mel_lo + b * step, centre = left + step, right = centre + step;
+    Band& band = bands_[b];
+    band.first = -1;
+    band.offset = static_cast<int>(band_weights_.size());
+    for (int k = 1; k < kNumBins; ++k) {
+      const float m = HzToMel(bin_hz_[k]);
+      if (m <= left || m >= right) {
+        if (band.first >= 0) break;
+        continue;
+      }
+      if (band.first < 0) band.first = k;
+      const float w = m < centre ? (m - left) / step : (right - m) / step;
+      const double omega = 2.0 * kPi * k / kFftSize;
+      const double pre = 1.0 + kPreEmphasis * kPreEmphasis - 2.0 * kPreEmphasis * std::cos(omega);
+      band_weights_.push_back(w);
+      band_weights_pre_.push_back(static_cast<float>(w * pre));
+    }
+    if (band.first < 0) band.first = 1;  // cannot happen at 512 points; stay safe
+    band.count = static_cast<int>(band_weights_.size()) - band.offset;
+    const double centre_hz = MelToHz(centre);
+    log_eql_[b] = static_cast<float>(std::log(EqualLoudness(centre_hz)));
+  }
+}
+
+void SpectralDescriptors::InitTables() {
+  // HTK DCT-II, sqrt(2/N) scaling, with the sinusoidal lifter folded in.
+  const double scale = std::sqrt(2.0 / kNumBands);
+  for (int i = 0; i < kNumCeps; ++i) {
+    const int c = i + 1;
+    const double lifter = 1.0 + 0.5 * kCepLifter * std::sin(kPi * c / kCepLifter);
+    for (int j = 0; j < kNumBands; ++j)
+      dct_[i][j] = static_cast<float>(scale * lifter * std::cos(kPi * c * (j + 0.5) / kNumBands));
+  }
+  // Inverse DFT of the auditory spectrum to autocorrelation lags 0..order. The band
+  // spectrum is extended with copies of its end bands as DC and Nyquist samples.
+  const int n_freq = kNumBands + 2;
+  for (int i = 0; i <= kPlpOrder; ++i)
+    for (int m = 0; m < n_freq; ++m) {
+      const double c = std::cos(kPi * i * m / (n_freq - 1));
+      const double w = (m == 0 || m == n_freq - 1) ? 1.0 : 2.0;
+      idft_[i][m] = static_cast<float>(w * c / (2.0 * (n_freq - 1)));
+    }
+  // Chroma: bins 55 Hz..5 kHz, split linearly between the two nearest pitch classes.
+  for (int k = 0; k < kNumBins; ++k) {
+    chroma_class_[k] = -1;
+    chroma_weight_[k] = 0.0f;
+    const float f = bin_hz_[k];
+    if (f < 55.0f || f > 5000.0f) continue;
+    double pc = std::fmod(69.0 + 12.0 * std::log2(f / 440.0), 12.0);
+    if (pc < 0) pc += 12.0;
+    const int lower = static_cast<int>(std::floor(pc));
+    chroma_class_[k] = lower % 12;
+    chroma_weight_[k] = static_cast<float>(1.0 - (pc - lower));
+  }
+}
+
+void SpectralDescriptors::Compute(const FrameData& frame, float* out) {
+  ComputeTimeDomain(frame.raw, out);
+  ComputeBands(frame.power);
+  ComputeMfcc(out + kOutMfcc);
+  ComputeAuditory(out);
+  ComputePlp(out + kOutPlp);
+  ComputeShape(frame.power, out);
+  ComputeChroma(out + kOutChroma);
+  for (int i = 0; i < kNumOutputs; ++i) out[i] = Finite(out[i]);
+}
+
+void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const {
+  static_assert(kFrameLength % kLanes == 0, "frame length must be a multiple of kLanes");
+  float acc[kLanes] = {0};
+  int cross[kLanes] = {0};
+  for (int i = 0; i < kFrameLength; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += raw[i + j] * raw[i + j];
+  for (int i = 0; i + kLanes < kFrameLength; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) cross[j] += (raw[i + j] < 0.0f) != (raw[i + j + 1] < 0.0f);
+  int crossings = 0;
+  for (int j = 0; j < kLanes; ++j) crossings += cross[j];
+  for (int i = kFrameLength - kLanes; i < kFrameLength - 1; ++i)
+    crossings += (raw[i] < 0.0f) != (raw[i + 1] < 0.0f);
+  const float energy = LaneSum(acc);
+  out[kOutLogEnergy] = std::log(energy > kFloor ? energy : kFloor);
+  out[kOutRms] = std::sqrt(energy / kFrameLength);
+  out[kOutZcr] = static_cast<float>(crossings) / kFrameLength;
+}
+
+// Mel band powers, with and without pre-emphasis, in the log domain.
+void SpectralDescriptors::ComputeBands(const float* power) {
+  for (int b = 0; b < kNumBands; ++b) {
+    const Band& band = bands_[b];
+    const float* p = power + band.first;
+    const float* w = band_weights_.data() + band.offset;
+    const float* wp = band_weights_pre_.data() + band.offset;
+    float plain = 0.0f, pre = 0.0f;
+    for (int k = 0; k < band.count; ++k) {
+      plain += w[k] * p[k];
+      pre += wp[k] * p[k];
+    }
+    // The comparisons also map NaN to the floor.
+    const float lp = std::log(plain > kFloor ? plain : kFloor);
+    const float lm = std::log(pre > kFloor ? pre : kFloor);
+    aud_log_[b] = lp < kLogCeil ? lp : kLogCeil;
+    mel_log_[b] = lm < kLogCeil ? lm : kLogCeil;
+  }
+}
+
+void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
+  for (int i = 0; i < kNumCeps; ++i) {
+    float c = 0.0f;
+    for (int j = 0; j < kNumBands; ++j) c += dct_[i][j] * mel_log_[j];
+    mfcc[i] = c;
+  }
+}
+
+// Auditory spectrum (equal loudness, power 0.33), its RASTA-filtered version and L1 norms.
+void SpectralDescriptors::ComputeAuditory(float* out) {
+  const bool rasta_ready = rasta_frames_ >= kRastaTaps;
+  float aud_sum = 0.0f, rasta_sum = 0.0f;
+  for (int b = 0; b < kNumBands; ++b) {
+    const float x = aud_log_[b];
+    float* h = rasta_x_[b];
+    float y = 0.0f;
+    if (rasta_ready) {
+      // H(z) = 0.1 (2 + z^-1 - z^-3 - 2 z^-4) / (1 - 0.94 z^-1)
+      y = 0.2f * x + 0.1f * h[0] - 0.1f * h[2] - 0.2f * h[3] + kRastaPole * rasta_y_[b];
+    }
+    rasta_y_[b] = y;
+    h[3] = h[2]; h[2] = h[1]; h[1] = h[0]; h[0] = x;
+    audspec_[b] = std::exp(kCompression * (x + log_eql_[b]));
+    const float r = std::exp(kCompression * (y + log_eql_[b]));
+    out[kOutRasta + b] = r;
+    aud_sum += audspec_[b];
+    rasta_sum += r;
+  }
+  if (!rasta_ready) ++rasta_frames_;
+  out[kOutLoudness] = aud_sum;
+  out[kOutAudspecL1] = aud_sum;
+  out[kOutRastaL1] = rasta_sum;
+}
+
+// PLP: auditory spectrum -> autocorrelation -> order-5 LPC (Levinson) -> cepstrum c1..c5.
+void SpectralDescriptors::ComputePlp(float* plp) const {
+  double r[kPlpOrder + 1];
+  for (int i = 0; i <= kPlpOrder; ++i) {
+    const float* c = idft_[i];
+    double s = c[0] * audspec_[0] + c[kNumBands + 1] * audspec_[kNumBands - 1];
+    for (int b = 0; b < kNumBands; ++b) s += c[b + 1] * audspec_[b];
+    r[i] = s;
+  }
+  for (int i = 0; i < kPlpOrder; ++i) plp[i] = 0.0f;
+  if (!(r[0] > 1e-20)) return;
+  // Levinson-Durbin, A(z) = 1 + sum a_k z^-k.
+  double a[kPlpOrder + 1] = {1.0};
+  double tmp[kPlpOrder + 1];
+  double err = r[0];
+  for (int i = 1; i <= kPlpOrder; ++i) {
+    double acc = r[i];
+    for (int j = 1; j < i; ++j) acc += a[j] * r[i - j];
+    const double k = -acc / err;
+    for (int j = 1; j < i; ++j) tmp[j] = a[j] + k * a[i - j];
+    for (int j = 1; j < i; ++j) a[j] = tmp[j];
+    a[i] = k;
+    err *= 1.0 - k * k;
+    if (!(err > 1e-30 * r[0])) break;  // singular: keep the coefficients so far
+  }
+  // Cepstrum of 1/A(z): c_n = -a_n - sum_{k<n} (k/n) c_k a_{n-k}.
+  double c[kPlpOrder + 1] = {0.0};
+  for (int n = 1; n <= kPlpOrder; ++n) {
+    double s = -a[n];
+    for (int k = 1; k < n; ++k) s -= (static_cast<double>(k) / n) * c[k] * a[n - k];
+    c[n] = s;
+    plp[n - 1] = static_cast<float>(s);
+  }
+}
+
+// Energy distribution descriptors on the power spectrum (cSpectral-like), bins 1..256.
+void SpectralDescriptors::ComputeShape(const float* power, float* out) {
+  static_assert(kShapeBins % kLanes == 0, "bin count must be a multiple of kLanes");
+  const float log_floor = kFloor * kFloor;
+  // Clean power, log table, magnitudes, then the plain sums.
+  for (int k = 0; k < kNumBins; ++k) clean_power_[k] = CleanPower(power[k]);
+  for (int k = 0; k < kNumBins; ++k) log_power_[k] = FastLog(clean_power_[k], log_floor);
+  for (int k = 0; k < kNumBins; ++k) magnitude_[k] = FastSqrt(clean_power_[k]);
+  float s[kLanes] = {0}, sf[kLanes] = {0}, splp[kLanes] = {0}, slp[kLanes] = {0};
+  for (int i = kFirstBin; i < kNumBins; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const int k = i + j;
+      const float v = clean_power_[k];
+      s[j] += v;
+      sf[j] += v * bin_hz_[k];
+      splp[j] += v * log_power_[k];
+      slp[j] += log_power_[k];
+    }
+  const float* p = clean_power_ + kFirstBin;
+  const float* f = bin_hz_ + kFirstBin;
+  const float sum = LaneSum(s);
+  const bool silent = !(sum > 1e-20f) || !std::isfinite(sum);
+
+  ComputeFlux(out + kOutFlux);
+
+  // Roll-off points.
+  for (int i = 0; i < 4; ++i) out[kOutRolloff + i] = 0.0f;
+  if (!silent) {
+    float cum = 0.0f;
+    int next = 0;
+    for (int k = 0; k < kShapeBins && next < 4; ++k) {
+      cum += p[k];
+      while (next < 4 && cum >= kRolloffFractions[next] * sum) out[kOutRolloff + next++] = f[k];
+    }
+  }
+
+  // Centroid and central moments over frequency; entropy; flatness.
+  float centroid = 0.0f, variance = 0.0f, skewness = 0.0f, kurtosis = 0.0f;
+  float entropy = 0.0f, flatness = 0.0f;
+  if (!silent) {
+    const float u = LaneSum(sf) / sum;
+    float m2[kLanes] = {0}, m3[kLanes] = {0}, m4[kLanes] = {0};
+    for (int i = 0; i < kShapeBins; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const float d = f[i + j] - u;
+        const float w = p[i + j] * d * d;
+        m2[j] += w;
+        m3[j] += w * d;
+        m4[j] += w * d * d;
+      }
+    const double var = LaneSum(m2) / static_cast<double>(sum);
+    centroid = u;
+    variance = static_cast<float>(var);
+    if (var > 0.0) {
+      skewness = static_cast<float>(LaneSum(m3) / (sum * var * std::sqrt(var)));
+      kurtosis = static_cast<float>(LaneSum(m4) / (sum * var * var));
+    }
+    // Entropy (bits) of P_k / sum: ln(sum) - sum(P ln P) / sum.
+    entropy = (std::log(sum) - LaneSum(splp) / sum) * 1.44269504f;
+    // Flatness: geometric over arithmetic mean.
+    flatness = std::exp(LaneSum(slp) / kShapeBins) / (sum / kShapeBins);
+  }
+  out[kOutCentroid] = centroid;
+  out[kOutEntropy] = entropy;
+  out[kOutVariance] = variance;
+  out[kOutSkewness] = skewness;
+  out[kOutKurtosis] = kurtosis;
+  out[kOutFlatness] = flatness;
+
+  // Harmonicity: summed excursion between consecutive local extrema (each peak counted
+  // once), per bin. Branch-free: extrema are data dependent and mispredict.
+  float ptp = 0.0f, last = 0.0f;
+  bool have_last = false;
+  for (int k = 2; k < kShapeBins - 2; ++k) {
+    const float v = p[k];
+    const bool peak = (p[k - 2] < v) & (p[k - 1] < v) & (v > p[k + 1]) & (v > p[k + 2]);
+    const bool valley = (p[k - 2] > v) & (p[k - 1] > v) & (v < p[k + 1]) & (v < p[k + 2]);
+    const bool ext = peak | valley;
+    ptp += (ext & have_last) ? std::fabs(v - last) : 0.0f;
+    last = ext ? v : last;
+    have_last = have_last | ext;
+  }
+  out[kOutHarmonicity] = 0.5f * ptp / kShapeBins;
+
+  // Band energies (mean power per spectral bin), slopes and ratios.
+  out[kOutBandEnergy] = SumRange(clean_power_, kBand250) / kShapeBins;
+  out[kOutBandEnergy + 1] = SumRange(clean_power_, kBand1000) / kShapeBins;
+  out[kOutSlope] = DbSlope(log_power_, kSlopes[0]);
+  out[kOutSlope + 1] = DbSlope(log_power_, kSlopes[1]);
+  out[kOutAlphaRatio] = DbRatio(SumRange(clean_power_, kAlphaHigh), SumRange(clean_power_, kAlphaLow));
+  out[kOutHammarberg] = DbRatio(MaxRange(clean_power_, kHammLow), MaxRange(clean_power_, kHammHigh));
+}
+
+// Flux: L2 distance between L1-normalised magnitude spectra of consecutive frames.
+void SpectralDescriptors::ComputeFlux(float* flux) {
+  const float* m = magnitude_ + kFirstBin;
+  float acc[kLanes] = {0};
+  for (int i = 0; i < kShapeBins; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += m[i + j];
+  const float l1 = LaneSum(acc);
+  const float inv = (l1 > 1e-10f && std::isfinite(l1)) ? 1.0f / l1 : 0.0f;
+  float d2[kLanes] = {0};
+  for (int i = 0; i < kShapeBins; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const float n = m[i + j] * inv;
+      const float d = n - prev_norm_mag_[i + j];
+      d2[j] += d * d;
+      prev_norm_mag_[i + j] = n;
+    }
+  *flux = has_prev_ ? std::sqrt(LaneSum(d2)) : 0.0f;
+  has_prev_ = true;
+}
+
+// Pitch-class profile of bins 55 Hz..5 kHz, normalised to sum 1.
+void SpectralDescriptors::ComputeChroma(float* chroma) const {
+  for (int i = 0; i < kNumChroma; ++i) chroma[i] = 0.0f;
+  float total = 0.0f;
+  for (int k = 0; k < kNumBins; ++k) {
+    const int c = chroma_class_[k];
+    if (c < 0) continue;
+    const float v = clean_power_[k];
+    const float w = chroma_weight_[k];
+    chroma[c] += w * v;
+    chroma[c == kNumChroma - 1 ? 0 : c + 1] += (1.0f - w) * v;
+    total += v;
+  }
+  if (!(total > 1e-10f) || !std::isfinite(total)) {
+    for (int i = 0; i < kNumChroma; ++i) chroma[i] = 0.0f;
+    return;
+  }
+  const float inv = 1.0f / total;
+  for (int i = 0; i < kNumChroma; ++i) chroma[i] *= inv;
+}
+
+}  // namespace ser

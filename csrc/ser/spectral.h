@@ -1,0 +1,74 @@
+// Energy, cepstral, auditory and spectral-shape descriptors of one frame.
+#ifndef SER_SPECTRAL_H_
+#define SER_SPECTRAL_H_
+
+#include <vector>
+
+#include "ser/frame.h"
+
+namespace ser {
+
+class SpectralDescriptors {
+ public:
+  SpectralDescriptors();
+  static const std::vector<DescriptorInfo>& Descriptors();
+  static int Dim() { return static_cast<int>(Descriptors().size()); }
+  // Writes Dim() finite values. Keeps state across frames (flux, RASTA filter).
+  void Compute(const FrameData& frame, float* out);
+  void Reset();
+
+ private:
+  static constexpr int kNumBands = 26;    // auditory / mel bands
+  static constexpr int kNumCeps = 15;     // MFCC c1..c15
+  static constexpr int kPlpOrder = 5;
+  static constexpr int kNumChroma = 12;
+  static constexpr int kRastaTaps = 4;    // input history of the RASTA FIR part
+
+  // One triangular band: weights for bins [first, first + weights).
+  struct Band {
+    int first = 0;
+    int count = 0;
+    int offset = 0;  // into band_weights_ / band_weights_pre_
+  };
+
+  void InitFilterbank();
+  void InitTables();
+  void ComputeTimeDomain(const float* raw, float* out) const;
+  void ComputeBands(const float* power);
+  void ComputeMfcc(float* mfcc) const;
+  void ComputeAuditory(float* out);
+  void ComputePlp(float* plp) const;
+  void ComputeShape(const float* power, float* out);
+  void ComputeFlux(float* flux);
+  void ComputeChroma(float* chroma) const;
+
+  // Tables built once in the constructor.
+  Band bands_[kNumBands];
+  std::vector<float> band_weights_;      // triangular mel weights
+  std::vector<float> band_weights_pre_;  // same, times the pre-emphasis response
+  float log_eql_[kNumBands];             // ln of the equal-loudness weight per band
+  float dct_[kNumCeps][kNumBands];       // HTK DCT-II with liftering folded in
+  float idft_[kPlpOrder + 1][kNumBands + 2];
+  float bin_hz_[kNumBins];
+  int chroma_class_[kNumBins];           // lower pitch class of a bin, -1 outside range
+  float chroma_weight_[kNumBins];        // weight of the lower class; rest goes to the next
+
+  // Per-frame scratch (no allocation in Compute).
+  float mel_log_[kNumBands];  // ln of pre-emphasised mel power (MFCC)
+  float aud_log_[kNumBands];  // ln of plain mel power (auditory spectrum)
+  float audspec_[kNumBands];  // compressed auditory spectrum
+  float clean_power_[kNumBins];  // power clamped to [0, 1e30], NaN -> 0
+  float log_power_[kNumBins];
+  float magnitude_[kNumBins];
+
+  // Streaming state.
+  float prev_norm_mag_[kNumBins];
+  bool has_prev_ = false;
+  float rasta_x_[kNumBands][kRastaTaps];  // previous inputs, newest first
+  float rasta_y_[kNumBands];
+  int rasta_frames_ = 0;
+};
+
+}  // namespace ser
+
+#endif  // SER_SPECTRAL_H_

@@ -1,0 +1,1 @@
+"""Streaming real-time speech emotion recognition."""

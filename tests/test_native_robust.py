@@ -1,0 +1,69 @@
+"""The native extractor never crashes and always returns finite frames."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realtime_ser import _native
+
+KINDS = ["silence", "noise", "clipped", "dc", "denormal", "sine", "impulses"]
+
+
+def make_signal(kind, n, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "silence":
+        return np.zeros(n, np.float32)
+    if kind == "noise":
+        return rng.uniform(-1, 1, n).astype(np.float32)
+    if kind == "clipped":
+        return np.clip(rng.normal(0, 3, n), -1, 1).astype(np.float32)
+    if kind == "dc":
+        return np.full(n, rng.uniform(-1, 1), np.float32)
+    if kind == "denormal":
+        return (rng.normal(size=n) * 1e-40).astype(np.float32)
+    if kind == "sine":
+        return (0.9 * np.sin(2 * np.pi * rng.uniform(50, 7900) * np.arange(n) / 16000)).astype(np.float32)
+    x = np.zeros(n, np.float32)
+    if n:
+        x[rng.integers(0, n, size=5)] = 1.0
+    return x
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(KINDS), n=st.integers(0, 6000), seed=st.integers(0, 2**31 - 1),
+       chunks=st.lists(st.integers(1, 2000), min_size=1, max_size=8))
+def test_any_input_gives_finite_frames(kind, n, seed, chunks):
+    x = make_signal(kind, n, seed)
+    lld = _native.OnlineLld()
+    pos, i, frames = 0, 0, []
+    while pos < n:
+        lld.accept_waveform(x[pos : pos + chunks[i % len(chunks)]])
+        frames.append(lld.pop_frames())
+        pos += chunks[i % len(chunks)]
+        i += 1
+    lld.input_finished()
+    frames.append(lld.pop_frames())
+    out = np.concatenate(frames)
+    assert out.shape == ((n - 400) // 160 + 1 if n >= 400 else 0, _native.OnlineLld.dim)
+    assert np.isfinite(out).all()
+
+
+def test_non_finite_samples_do_not_poison_the_stream():
+    lld = _native.OnlineLld()
+    x = np.random.default_rng(0).normal(0, 0.1, 4000).astype(np.float32)
+    x[100] = np.nan
+    x[2000] = np.inf
+    lld.accept_waveform(x)
+    lld.input_finished()
+    assert np.isfinite(lld.pop_frames()).all()
+
+
+def test_accepts_other_dtypes_and_rejects_2d():
+    lld = _native.OnlineLld()
+    lld.accept_waveform(np.zeros(1000, np.float64))
+    try:
+        lld.accept_waveform(np.zeros((10, 2), np.float32))
+    except ValueError as e:
+        assert "1-D" in str(e)
+    else:
+        raise AssertionError("2-D input was accepted")
