@@ -17,16 +17,16 @@ class RealFft {
   void Power(const float* in, int in_len, float* power);
 
  private:
-  void ComplexForward(std::complex<float>* a) const;  // size n/2, in place
+  void Transform(const float* in);               // fills out_re_/out_im_
+  void Butterflies(float* re, float* im) const;  // radix-2 stages, in place
+  const float* Input(const float* in, int in_len);
+
   int n_;
   int half_;
   std::vector<int> bitrev_;
-  std::vector<float> twr_, twi_;  // per-stage twiddles
-  mutable std::vector<float> re_, im_;
-  std::vector<std::complex<float>> post_;     // n/2 factors for the real split
-  std::vector<std::complex<float>> work_;
-  std::vector<float> padded_;
-  std::vector<std::complex<float>> spec_;
+  std::vector<float> twr_, twi_;          // stage twiddles; stage of half-length h starts at h-1
+  std::vector<float> post_re_, post_im_;  // real-split factors
+  std::vector<float> re_, im_, out_re_, out_im_, padded_;
 };
 
 }  // namespace ser

@@ -97,10 +97,10 @@ void OnlineLld::ComputeFrame(int64_t t, float* out) {
   const float* raw = samples_.data() + (start - samples_offset_);
   // Pitch window: zero outside [0, num_samples_).
   const int64_t p0 = start - kPitchLeft;
-  for (int i = 0; i < kPitchLength; ++i) {
-    const int64_t s = p0 + i;
-    pitch_[i] = (s >= 0 && s < num_samples_) ? samples_[s - samples_offset_] : 0.0f;
-  }
+  const int64_t lo = std::max<int64_t>(p0, 0), hi = std::min<int64_t>(p0 + kPitchLength, num_samples_);
+  std::fill(pitch_.begin(), pitch_.end(), 0.0f);
+  std::copy(samples_.begin() + (lo - samples_offset_), samples_.begin() + (hi - samples_offset_),
+            pitch_.begin() + (lo - p0));
   double mean = 0.0;
   for (int i = 0; i < kFrameLength; ++i) mean += raw[i];
   const float m = static_cast<float>(mean / kFrameLength);

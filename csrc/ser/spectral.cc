@@ -171,16 +171,25 @@ const BinRange kAlphaHigh = {HzToBin(1000.0f), HzToLastBin(5000.0f)};
 const BinRange kHammLow = {1, HzToBin(2000.0f) - 1};
 const BinRange kHammHigh = {HzToBin(2000.0f), HzToLastBin(5000.0f)};
 
+// Sum of p[first..last] in kLanes partial sums.
 float SumRange(const float* p, BinRange r) {
-  float s = 0.0f;
-  for (int k = r.first; k <= r.last; ++k) s += p[k];
+  float acc[kLanes] = {0};
+  int k = r.first;
+  for (; k + kLanes <= r.last + 1; k += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += p[k + j];
+  float s = LaneSum(acc);
+  for (; k <= r.last; ++k) s += p[k];
   return s;
 }
 
+// Max of clean (non-negative) powers: their bit patterns order like the values.
 float MaxRange(const float* p, BinRange r) {
-  float m = 0.0f;
-  for (int k = r.first; k <= r.last; ++k) m = p[k] > m ? p[k] : m;
-  return m;
+  int32_t m = 0;
+  for (int k = r.first; k <= r.last; ++k) {
+    const int32_t b = static_cast<int32_t>(FloatBits(p[k]));
+    m = b > m ? b : m;
+  }
+  return BitsFloat(static_cast<uint32_t>(m));
 }
 
 // 10*log10(num/den) with both floored.
@@ -211,14 +220,16 @@ const std::vector<DescriptorInfo>& SpectralDescriptors::Descriptors() {
 }
 
 SpectralDescriptors::SpectralDescriptors() {
+  static_assert(SpectralDescriptors::kLanes == kLanes, "lane counts differ");
   for (int k = 0; k < kNumBins; ++k) bin_hz_[k] = k * kBinHz;
+  std::memset(clean_power_, 0, sizeof(clean_power_));
   InitFilterbank();
   InitTables();
   Reset();
 }
 
 void SpectralDescriptors::Reset() {
-  std::memset(prev_norm_mag_, 0, sizeof(prev_norm_mag_));
+  std::memset(prev_mag_, 0, sizeof(prev_mag_));
   has_prev_ = false;
   std::memset(rasta_x_, 0, sizeof(rasta_x_));
   std::memset(rasta_y_, 0, sizeof(rasta_y_));
@@ -250,9 +261,13 @@ void SpectralDescriptors::InitFilterbank() {
       band_weights_pre_.push_back(static_cast<float>(w * pre));
     }
     if (band.first < 0) band.first = 1;  // cannot happen at 512 points; stay safe
+    // Zero-pad to whole lanes; clean_power_ has kLanes spare zeros past the last bin.
+    while ((band_weights_.size() - band.offset) % kLanes != 0) {
+      band_weights_.push_back(0.0f);
+      band_weights_pre_.push_back(0.0f);
+    }
     band.count = static_cast<int>(band_weights_.size()) - band.offset;
-    const double centre_hz = MelToHz(centre);
-    log_eql_[b] = static_cast<float>(std::log(EqualLoudness(centre_hz)));
+    log_eql_[b] = static_cast<float>(std::log(EqualLoudness(MelToHz(centre))));
   }
 }
 
@@ -274,29 +289,55 @@ void SpectralDescriptors::InitTables() {
       const double w = (m == 0 || m == n_freq - 1) ? 1.0 : 2.0;
       idft_[i][m] = static_cast<float>(w * c / (2.0 * (n_freq - 1)));
     }
-  // Chroma: bins 55 Hz..5 kHz, split linearly between the two nearest pitch classes.
-  for (int k = 0; k < kNumBins; ++k) {
-    chroma_class_[k] = -1;
-    chroma_weight_[k] = 0.0f;
-    const float f = bin_hz_[k];
+  // Chroma: bins 55 Hz..5 kHz, each split linearly between its two nearest pitch classes.
+  std::memset(chroma_weights_, 0, sizeof(chroma_weights_));
+  for (int i = 0; i < kChromaBins; ++i) {
+    const float f = bin_hz_[kChromaFirst + i];
     if (f < 55.0f || f > 5000.0f) continue;
     double pc = std::fmod(69.0 + 12.0 * std::log2(f / 440.0), 12.0);
     if (pc < 0) pc += 12.0;
-    const int lower = static_cast<int>(std::floor(pc));
-    chroma_class_[k] = lower % 12;
-    chroma_weight_[k] = static_cast<float>(1.0 - (pc - lower));
+    const int lower = static_cast<int>(std::floor(pc)) % kNumChroma;
+    const double w = 1.0 - (pc - std::floor(pc));
+    chroma_weights_[lower][i] += static_cast<float>(w);
+    chroma_weights_[(lower + 1) % kNumChroma][i] += static_cast<float>(1.0 - w);
   }
 }
 
 void SpectralDescriptors::Compute(const FrameData& frame, float* out) {
+  PrepareSpectrum(frame.power);
   ComputeTimeDomain(frame.raw, out);
-  ComputeBands(frame.power);
+  ComputeBands();
   ComputeMfcc(out + kOutMfcc);
   ComputeAuditory(out);
   ComputePlp(out + kOutPlp);
-  ComputeShape(frame.power, out);
+  ComputeShape(out);
+  ComputeHarmonicity(out);
+  ComputeFlux(out + kOutFlux);
   ComputeChroma(out + kOutChroma);
   for (int i = 0; i < kNumOutputs; ++i) out[i] = Finite(out[i]);
+}
+
+// Clean power, its log and magnitude per bin, and the plain sums over bins 1..256.
+void SpectralDescriptors::PrepareSpectrum(const float* power) {
+  static_assert(kShapeBins % kLanes == 0, "bin count must be a multiple of kLanes");
+  const float log_floor = kFloor * kFloor;
+  for (int k = 0; k < kNumBins; ++k) clean_power_[k] = CleanPower(power[k]);
+  for (int k = 0; k < kNumBins; ++k) log_power_[k] = FastLog(clean_power_[k], log_floor);
+  for (int k = 0; k < kNumBins; ++k) magnitude_[k] = FastSqrt(clean_power_[k]);
+  float s[kLanes] = {0}, sf[kLanes] = {0}, splp[kLanes] = {0}, slp[kLanes] = {0};
+  for (int i = kFirstBin; i < kNumBins; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const int k = i + j;
+      const float v = clean_power_[k];
+      s[j] += v;
+      sf[j] += v * bin_hz_[k];
+      splp[j] += v * log_power_[k];
+      slp[j] += log_power_[k];
+    }
+  shape_sums_[0] = LaneSum(s);
+  shape_sums_[1] = LaneSum(sf);
+  shape_sums_[2] = LaneSum(splp);
+  shape_sums_[3] = LaneSum(slp);
 }
 
 void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const {
@@ -318,23 +359,25 @@ void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const 
 }
 
 // Mel band powers, with and without pre-emphasis, in the log domain.
-void SpectralDescriptors::ComputeBands(const float* power) {
+void SpectralDescriptors::ComputeBands() {
+  float plain[kNumBands], pre[kNumBands];
   for (int b = 0; b < kNumBands; ++b) {
     const Band& band = bands_[b];
-    const float* p = power + band.first;
+    const float* p = clean_power_ + band.first;
     const float* w = band_weights_.data() + band.offset;
     const float* wp = band_weights_pre_.data() + band.offset;
-    float plain = 0.0f, pre = 0.0f;
-    for (int k = 0; k < band.count; ++k) {
-      plain += w[k] * p[k];
-      pre += wp[k] * p[k];
-    }
-    // The comparisons also map NaN to the floor.
-    const float lp = std::log(plain > kFloor ? plain : kFloor);
-    const float lm = std::log(pre > kFloor ? pre : kFloor);
-    aud_log_[b] = lp < kLogCeil ? lp : kLogCeil;
-    mel_log_[b] = lm < kLogCeil ? lm : kLogCeil;
+    float a[kLanes] = {0}, c[kLanes] = {0};
+    for (int k = 0; k < band.count; k += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        a[j] += w[k + j] * p[k + j];
+        c[j] += wp[k + j] * p[k + j];
+      }
+    plain[b] = CleanPower(LaneSum(a));
+    pre[b] = CleanPower(LaneSum(c));
   }
+  // Clean powers are <= 1e30, so the logs stay below ~69.
+  for (int b = 0; b < kNumBands; ++b) aud_log_[b] = FastLog(plain[b], kFloor);
+  for (int b = 0; b < kNumBands; ++b) mel_log_[b] = FastLog(pre[b], kFloor);
 }
 
 void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
@@ -347,25 +390,31 @@ void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
 
 // Auditory spectrum (equal loudness, power 0.33), its RASTA-filtered version and L1 norms.
 void SpectralDescriptors::ComputeAuditory(float* out) {
-  const bool rasta_ready = rasta_frames_ >= kRastaTaps;
-  float aud_sum = 0.0f, rasta_sum = 0.0f;
+  // H(z) = 0.1 (2 + z^-1 - z^-3 - 2 z^-4) / (1 - 0.94 z^-1). The output stays 0 until
+  // the FIR history is full, which avoids a start-up transient (as openSMILE does).
+  const float gate = rasta_frames_ >= kRastaTaps ? 1.0f : 0.0f;
+  float* x1 = rasta_x_[0];
+  float* x2 = rasta_x_[1];
+  float* x3 = rasta_x_[2];
+  float* x4 = rasta_x_[3];
+  float* rasta = out + kOutRasta;
   for (int b = 0; b < kNumBands; ++b) {
     const float x = aud_log_[b];
-    float* h = rasta_x_[b];
-    float y = 0.0f;
-    if (rasta_ready) {
-      // H(z) = 0.1 (2 + z^-1 - z^-3 - 2 z^-4) / (1 - 0.94 z^-1)
-      y = 0.2f * x + 0.1f * h[0] - 0.1f * h[2] - 0.2f * h[3] + kRastaPole * rasta_y_[b];
-    }
+    const float y = gate * (0.2f * x + 0.1f * x1[b] - 0.1f * x3[b] - 0.2f * x4[b] +
+                            kRastaPole * rasta_y_[b]);
     rasta_y_[b] = y;
-    h[3] = h[2]; h[2] = h[1]; h[1] = h[0]; h[0] = x;
-    audspec_[b] = std::exp(kCompression * (x + log_eql_[b]));
-    const float r = std::exp(kCompression * (y + log_eql_[b]));
-    out[kOutRasta + b] = r;
-    aud_sum += audspec_[b];
-    rasta_sum += r;
+    x4[b] = x3[b]; x3[b] = x2[b]; x2[b] = x1[b]; x1[b] = x;
+    rasta[b] = kCompression * (y + log_eql_[b]);
+    audspec_[b] = kCompression * (x + log_eql_[b]);
   }
-  if (!rasta_ready) ++rasta_frames_;
+  if (rasta_frames_ < kRastaTaps) ++rasta_frames_;
+  float aud_sum = 0.0f, rasta_sum = 0.0f;
+  for (int b = 0; b < kNumBands; ++b) {
+    audspec_[b] = std::exp(audspec_[b]);
+    rasta[b] = std::exp(rasta[b]);
+    aud_sum += audspec_[b];
+    rasta_sum += rasta[b];
+  }
   out[kOutLoudness] = aud_sum;
   out[kOutAudspecL1] = aud_sum;
   out[kOutRastaL1] = rasta_sum;
@@ -376,12 +425,12 @@ void SpectralDescriptors::ComputePlp(float* plp) const {
   double r[kPlpOrder + 1];
   for (int i = 0; i <= kPlpOrder; ++i) {
     const float* c = idft_[i];
-    double s = c[0] * audspec_[0] + c[kNumBands + 1] * audspec_[kNumBands - 1];
+    float s = c[0] * audspec_[0] + c[kNumBands + 1] * audspec_[kNumBands - 1];
     for (int b = 0; b < kNumBands; ++b) s += c[b + 1] * audspec_[b];
     r[i] = s;
   }
   for (int i = 0; i < kPlpOrder; ++i) plp[i] = 0.0f;
-  if (!(r[0] > 1e-20)) return;
+  if (!(r[0] > 1e-20) || !std::isfinite(r[0])) return;
   // Levinson-Durbin, A(z) = 1 + sum a_k z^-k.
   double a[kPlpOrder + 1] = {1.0};
   double tmp[kPlpOrder + 1];
@@ -394,7 +443,7 @@ void SpectralDescriptors::ComputePlp(float* plp) const {
     for (int j = 1; j < i; ++j) a[j] = tmp[j];
     a[i] = k;
     err *= 1.0 - k * k;
-    if (!(err > 1e-30 * r[0])) break;  // singular: keep the coefficients so far
+    if (!(err > 1e-12 * r[0])) break;  // (near) singular: keep the coefficients so far
   }
   // Cepstrum of 1/A(z): c_n = -a_n - sum_{k<n} (k/n) c_k a_{n-k}.
   double c[kPlpOrder + 1] = {0.0};
@@ -407,38 +456,34 @@ void SpectralDescriptors::ComputePlp(float* plp) const {
 }
 
 // Energy distribution descriptors on the power spectrum (cSpectral-like), bins 1..256.
-void SpectralDescriptors::ComputeShape(const float* power, float* out) {
-  static_assert(kShapeBins % kLanes == 0, "bin count must be a multiple of kLanes");
-  const float log_floor = kFloor * kFloor;
-  // Clean power, log table, magnitudes, then the plain sums.
-  for (int k = 0; k < kNumBins; ++k) clean_power_[k] = CleanPower(power[k]);
-  for (int k = 0; k < kNumBins; ++k) log_power_[k] = FastLog(clean_power_[k], log_floor);
-  for (int k = 0; k < kNumBins; ++k) magnitude_[k] = FastSqrt(clean_power_[k]);
-  float s[kLanes] = {0}, sf[kLanes] = {0}, splp[kLanes] = {0}, slp[kLanes] = {0};
-  for (int i = kFirstBin; i < kNumBins; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const int k = i + j;
-      const float v = clean_power_[k];
-      s[j] += v;
-      sf[j] += v * bin_hz_[k];
-      splp[j] += v * log_power_[k];
-      slp[j] += log_power_[k];
-    }
+void SpectralDescriptors::ComputeShape(float* out) const {
   const float* p = clean_power_ + kFirstBin;
   const float* f = bin_hz_ + kFirstBin;
-  const float sum = LaneSum(s);
+  const float sum = shape_sums_[0];
   const bool silent = !(sum > 1e-20f) || !std::isfinite(sum);
 
-  ComputeFlux(out + kOutFlux);
-
-  // Roll-off points.
+  // Roll-off points: find the 8-bin block first, then the bin.
   for (int i = 0; i < 4; ++i) out[kOutRolloff + i] = 0.0f;
   if (!silent) {
+    float block[kShapeBins / kLanes];
+    for (int i = 0; i < kShapeBins / kLanes; ++i) {
+      float s = 0.0f;
+      for (int j = 0; j < kLanes; ++j) s += p[i * kLanes + j];
+      block[i] = s;
+    }
     float cum = 0.0f;
     int next = 0;
-    for (int k = 0; k < kShapeBins && next < 4; ++k) {
-      cum += p[k];
-      while (next < 4 && cum >= kRolloffFractions[next] * sum) out[kOutRolloff + next++] = f[k];
+    for (int i = 0; i < kShapeBins / kLanes && next < 4; ++i) {
+      if (cum + block[i] < kRolloffFractions[next] * sum && i + 1 < kShapeBins / kLanes) {
+        cum += block[i];
+        continue;
+      }
+      for (int j = 0; j < kLanes && next < 4; ++j) {
+        const int k = i * kLanes + j;
+        cum += p[k];
+        while (next < 4 && (cum >= kRolloffFractions[next] * sum || k == kShapeBins - 1))
+          out[kOutRolloff + next++] = f[k];
+      }
     }
   }
 
@@ -446,7 +491,7 @@ void SpectralDescriptors::ComputeShape(const float* power, float* out) {
   float centroid = 0.0f, variance = 0.0f, skewness = 0.0f, kurtosis = 0.0f;
   float entropy = 0.0f, flatness = 0.0f;
   if (!silent) {
-    const float u = LaneSum(sf) / sum;
+    const float u = shape_sums_[1] / sum;
     float m2[kLanes] = {0}, m3[kLanes] = {0}, m4[kLanes] = {0};
     for (int i = 0; i < kShapeBins; i += kLanes)
       for (int j = 0; j < kLanes; ++j) {
@@ -464,9 +509,9 @@ void SpectralDescriptors::ComputeShape(const float* power, float* out) {
       kurtosis = static_cast<float>(LaneSum(m4) / (sum * var * var));
     }
     // Entropy (bits) of P_k / sum: ln(sum) - sum(P ln P) / sum.
-    entropy = (std::log(sum) - LaneSum(splp) / sum) * 1.44269504f;
+    entropy = (std::log(sum) - shape_sums_[2] / sum) * 1.44269504f;
     // Flatness: geometric over arithmetic mean.
-    flatness = std::exp(LaneSum(slp) / kShapeBins) / (sum / kShapeBins);
+    flatness = std::exp(shape_sums_[3] / kShapeBins) / (sum / kShapeBins);
   }
   out[kOutCentroid] = centroid;
   out[kOutEntropy] = entropy;
@@ -475,69 +520,69 @@ void SpectralDescriptors::ComputeShape(const float* power, float* out) {
   out[kOutKurtosis] = kurtosis;
   out[kOutFlatness] = flatness;
 
-  // Harmonicity: summed excursion between consecutive local extrema (each peak counted
-  // once), per bin. Branch-free: extrema are data dependent and mispredict.
-  float ptp = 0.0f, last = 0.0f;
-  bool have_last = false;
-  for (int k = 2; k < kShapeBins - 2; ++k) {
-    const float v = p[k];
-    const bool peak = (p[k - 2] < v) & (p[k - 1] < v) & (v > p[k + 1]) & (v > p[k + 2]);
-    const bool valley = (p[k - 2] > v) & (p[k - 1] > v) & (v < p[k + 1]) & (v < p[k + 2]);
-    const bool ext = peak | valley;
-    ptp += (ext & have_last) ? std::fabs(v - last) : 0.0f;
-    last = ext ? v : last;
-    have_last = have_last | ext;
-  }
-  out[kOutHarmonicity] = 0.5f * ptp / kShapeBins;
-
   // Band energies (mean power per spectral bin), slopes and ratios.
   out[kOutBandEnergy] = SumRange(clean_power_, kBand250) / kShapeBins;
   out[kOutBandEnergy + 1] = SumRange(clean_power_, kBand1000) / kShapeBins;
   out[kOutSlope] = DbSlope(log_power_, kSlopes[0]);
   out[kOutSlope + 1] = DbSlope(log_power_, kSlopes[1]);
-  out[kOutAlphaRatio] = DbRatio(SumRange(clean_power_, kAlphaHigh), SumRange(clean_power_, kAlphaLow));
-  out[kOutHammarberg] = DbRatio(MaxRange(clean_power_, kHammLow), MaxRange(clean_power_, kHammHigh));
+  out[kOutAlphaRatio] =
+      DbRatio(SumRange(clean_power_, kAlphaHigh), SumRange(clean_power_, kAlphaLow));
+  out[kOutHammarberg] =
+      DbRatio(MaxRange(clean_power_, kHammLow), MaxRange(clean_power_, kHammHigh));
+}
+
+// Harmonicity (cSpectral): summed excursion between consecutive local extrema (over two
+// neighbours each side), halved, per bin. Flags first, then a branch-free compaction.
+void SpectralDescriptors::ComputeHarmonicity(float* out) const {
+  const float* p = clean_power_ + kFirstBin;
+  int ext[kShapeBins];
+  for (int k = 2; k < kShapeBins - 2; ++k) {
+    const float v = p[k];
+    const int peak = (p[k - 2] < v) & (p[k - 1] < v) & (v > p[k + 1]) & (v > p[k + 2]);
+    const int valley = (p[k - 2] > v) & (p[k - 1] > v) & (v < p[k + 1]) & (v < p[k + 2]);
+    ext[k] = peak | valley;
+  }
+  int idx[kShapeBins];
+  int n = 0;
+  for (int k = 2; k < kShapeBins - 2; ++k) {
+    idx[n] = k;
+    n += ext[k];
+  }
+  float ptp = 0.0f;
+  for (int i = 1; i < n; ++i) ptp += std::fabs(p[idx[i]] - p[idx[i - 1]]);
+  out[kOutHarmonicity] = 0.5f * ptp / kShapeBins;
 }
 
 // Flux: L2 distance between L1-normalised magnitude spectra of consecutive frames.
 void SpectralDescriptors::ComputeFlux(float* flux) {
+  // Root-mean-square change of the magnitude spectrum, as openSMILE's cSpectral (unnormalised).
   const float* m = magnitude_ + kFirstBin;
-  float acc[kLanes] = {0};
-  for (int i = 0; i < kShapeBins; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) acc[j] += m[i + j];
-  const float l1 = LaneSum(acc);
-  const float inv = (l1 > 1e-10f && std::isfinite(l1)) ? 1.0f / l1 : 0.0f;
   float d2[kLanes] = {0};
   for (int i = 0; i < kShapeBins; i += kLanes)
     for (int j = 0; j < kLanes; ++j) {
-      const float n = m[i + j] * inv;
-      const float d = n - prev_norm_mag_[i + j];
+      const float d = m[i + j] - prev_mag_[i + j];
       d2[j] += d * d;
-      prev_norm_mag_[i + j] = n;
+      prev_mag_[i + j] = m[i + j];
     }
-  *flux = has_prev_ ? std::sqrt(LaneSum(d2)) : 0.0f;
+  *flux = has_prev_ ? std::sqrt(LaneSum(d2) / kShapeBins) : 0.0f;
   has_prev_ = true;
 }
 
-// Pitch-class profile of bins 55 Hz..5 kHz, normalised to sum 1.
+// Pitch-class profile of bins 55 Hz..5 kHz, normalised to sum 1 (0 when silent).
 void SpectralDescriptors::ComputeChroma(float* chroma) const {
-  for (int i = 0; i < kNumChroma; ++i) chroma[i] = 0.0f;
+  static_assert(kChromaBins % kLanes == 0, "chroma bins must be a multiple of kLanes");
+  const float* p = clean_power_ + kChromaFirst;
   float total = 0.0f;
-  for (int k = 0; k < kNumBins; ++k) {
-    const int c = chroma_class_[k];
-    if (c < 0) continue;
-    const float v = clean_power_[k];
-    const float w = chroma_weight_[k];
-    chroma[c] += w * v;
-    chroma[c == kNumChroma - 1 ? 0 : c + 1] += (1.0f - w) * v;
-    total += v;
+  for (int c = 0; c < kNumChroma; ++c) {
+    const float* w = chroma_weights_[c];
+    float acc[kLanes] = {0};
+    for (int i = 0; i < kChromaBins; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) acc[j] += w[i + j] * p[i + j];
+    chroma[c] = LaneSum(acc);
+    total += chroma[c];
   }
-  if (!(total > 1e-10f) || !std::isfinite(total)) {
-    for (int i = 0; i < kNumChroma; ++i) chroma[i] = 0.0f;
-    return;
-  }
-  const float inv = 1.0f / total;
-  for (int i = 0; i < kNumChroma; ++i) chroma[i] *= inv;
+  const float inv = (total > 1e-10f && std::isfinite(total)) ? 1.0f / total : 0.0f;
+  for (int c = 0; c < kNumChroma; ++c) chroma[c] *= inv;
 }
 
 }  // namespace ser

@@ -18,27 +18,34 @@ class SpectralDescriptors {
   void Reset();
 
  private:
-  static constexpr int kNumBands = 26;    // auditory / mel bands
-  static constexpr int kNumCeps = 15;     // MFCC c1..c15
+  static constexpr int kNumBands = 26;  // auditory / mel bands
+  static constexpr int kNumCeps = 15;   // MFCC c1..c15
   static constexpr int kPlpOrder = 5;
   static constexpr int kNumChroma = 12;
-  static constexpr int kRastaTaps = 4;    // input history of the RASTA FIR part
+  static constexpr int kRastaTaps = 4;  // input history of the RASTA FIR part
+  static constexpr int kLanes = 8;      // independent partial sums, see spectral.cc
+  static constexpr int kPaddedBins = kNumBins + kLanes;
+  static constexpr int kChromaFirst = 2;   // first bin >= 55 Hz
+  static constexpr int kChromaBins = 160;  // bins 2..161 (up to 5 kHz), multiple of kLanes
 
-  // One triangular band: weights for bins [first, first + weights).
+  // One triangular band: weights_[offset .. offset + count) apply to bins first.. .
+  // count is padded to a multiple of kLanes with zero weights.
   struct Band {
     int first = 0;
     int count = 0;
-    int offset = 0;  // into band_weights_ / band_weights_pre_
+    int offset = 0;
   };
 
   void InitFilterbank();
   void InitTables();
+  void PrepareSpectrum(const float* power);
   void ComputeTimeDomain(const float* raw, float* out) const;
-  void ComputeBands(const float* power);
+  void ComputeBands();
   void ComputeMfcc(float* mfcc) const;
   void ComputeAuditory(float* out);
   void ComputePlp(float* plp) const;
-  void ComputeShape(const float* power, float* out);
+  void ComputeShape(float* out) const;
+  void ComputeHarmonicity(float* out) const;
   void ComputeFlux(float* flux);
   void ComputeChroma(float* chroma) const;
 
@@ -50,21 +57,21 @@ class SpectralDescriptors {
   float dct_[kNumCeps][kNumBands];       // HTK DCT-II with liftering folded in
   float idft_[kPlpOrder + 1][kNumBands + 2];
   float bin_hz_[kNumBins];
-  int chroma_class_[kNumBins];           // lower pitch class of a bin, -1 outside range
-  float chroma_weight_[kNumBins];        // weight of the lower class; rest goes to the next
+  float chroma_weights_[kNumChroma][kChromaBins];
 
   // Per-frame scratch (no allocation in Compute).
-  float mel_log_[kNumBands];  // ln of pre-emphasised mel power (MFCC)
-  float aud_log_[kNumBands];  // ln of plain mel power (auditory spectrum)
-  float audspec_[kNumBands];  // compressed auditory spectrum
-  float clean_power_[kNumBins];  // power clamped to [0, 1e30], NaN -> 0
+  float clean_power_[kPaddedBins];  // power clamped to [0, 1e30], NaN -> 0, zero tail
   float log_power_[kNumBins];
   float magnitude_[kNumBins];
+  float shape_sums_[4];             // sum P, sum f*P, sum P*lnP, sum lnP over bins 1..256
+  float mel_log_[kNumBands];        // ln of pre-emphasised mel power (MFCC)
+  float aud_log_[kNumBands];        // ln of plain mel power (auditory spectrum)
+  float audspec_[kNumBands];        // compressed auditory spectrum
 
   // Streaming state.
-  float prev_norm_mag_[kNumBins];
+  float prev_mag_[kNumBins];
   bool has_prev_ = false;
-  float rasta_x_[kNumBands][kRastaTaps];  // previous inputs, newest first
+  float rasta_x_[kRastaTaps][kNumBands];  // previous inputs, newest first
   float rasta_y_[kNumBands];
   int rasta_frames_ = 0;
 };

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <complex>
 
+#include "ser/simd.h"
+
 namespace ser {
 
 namespace {
@@ -167,7 +169,7 @@ void VoicingDescriptors::Reset() {
 
 // Autocorrelation of the pre-emphasised Hamming frame, then Levinson-Durbin.
 // lpc_ holds A(z) = 1 + sum_k lpc_[k] z^-k; lpc8_ is the order-8 step of the same recursion.
-double VoicingDescriptors::Lpc(const FrameData& frame) {
+SER_MULTIVERSION double VoicingDescriptors::Lpc(const FrameData& frame) {
   const float* raw = frame.raw;
   float* x = x_.data();
   x[0] = (1.0f - kPreEmphasis) * raw[0] * hamming_[0];
@@ -185,7 +187,7 @@ double VoicingDescriptors::Lpc(const FrameData& frame) {
 }
 
 // Line spectral frequencies of lpc8_ by grid search and bisection on the Chebyshev forms.
-void VoicingDescriptors::Lsp(float* lsp) const {
+SER_MULTIVERSION void VoicingDescriptors::Lsp(float* lsp) const {
   constexpr int p = kLspOrder, m = kLspOrder / 2;
   static_assert(m == 4, "grid evaluation below is written for order 8");
   double sym[m + 1], anti[m + 1];  // P(z)/(1+z^-1), Q(z)/(1-z^-1)
@@ -253,7 +255,7 @@ static bool NewtonRoot(const double* poly, int deg, int max_iter, std::complex<d
 // Formants as eGeMAPS finds them: order-11 LPC of the spectrum below 5.5 kHz treated as an
 // 11 kHz signal, every root of A(z) in (50, 5450) Hz. Envelope peaks seed the root search,
 // each root found is deflated out. Returns the count, ascending in frequency.
-int VoicingDescriptors::Formants(const float* power, Formant* out) {
+SER_MULTIVERSION int VoicingDescriptors::Formants(const float* power, Formant* out) {
   float acc[kLpcOrder + 1] = {};
   for (int b = 0; b < kFormantBins; ++b) {
     const float pb = power[b];
@@ -320,7 +322,7 @@ int VoicingDescriptors::Formants(const float* power, Formant* out) {
 }
 
 // Coarse normalised cross-correlation at 4 kHz, refined at 16 kHz around the winner.
-VoicingDescriptors::Pitch VoicingDescriptors::F0(const FrameData& frame) {
+SER_MULTIVERSION VoicingDescriptors::Pitch VoicingDescriptors::F0(const FrameData& frame) {
   Pitch result;
   const float* s = frame.pitch;
   float* pw = pw_.data() + kPad;
@@ -372,7 +374,7 @@ VoicingDescriptors::Pitch VoicingDescriptors::F0(const FrameData& frame) {
 }
 
 // Normalised cross-correlation over kFineLags lags around center (16 kHz), parabolic refinement.
-float VoicingDescriptors::FinePeriod(int center, float* prob) {
+SER_MULTIVERSION float VoicingDescriptors::FinePeriod(int center, float* prob) {
   const int min_lag = kSampleRate / 500 - 4;
   const int max_lo = kSampleRate / 55 + 6 - kFineLags;
   const int lo = std::clamp(center - kFineLags / 2, min_lag, max_lo);

@@ -21,12 +21,9 @@ from pathlib import Path, PurePath
 import numpy as np
 from tqdm import tqdm
 
-import realtime_ser.features as _features
 from realtime_ser.audio import SAMPLE_RATE, AudioError, find_audio_files, load
-from realtime_ser.features import DIM, NAMES, VERSION, extract
+from realtime_ser.features import DIM, FRAME_LENGTH_S, FRAME_SHIFT_S, NAMES, VERSION, extract
 
-FRAME_SHIFT_S = float(getattr(_features, "FRAME_SHIFT_S", 0.01))
-FRAME_LENGTH_S = float(getattr(_features, "FRAME_LENGTH_S", 0.025))
 INDEX_NAME = "features.json"
 
 _DESCRIPTION = """\

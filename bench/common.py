@@ -1,0 +1,92 @@
+"""Shared helpers of the benches: single-thread setup, corpus discovery, timing, tables."""
+
+from __future__ import annotations
+
+import os
+
+# Single thread everywhere; must run before numpy / numba are imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpora" / "emodb"
+DEFAULT_OUT = REPO_ROOT / "bench" / "results"
+SAMPLE_RATE = 16000
+
+
+def corpus_files(corpus_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Path]:
+    """EmoDB wavs in sorted order (read in place). `corpus_dir` may be the corpus root or its wav/."""
+    root = Path(corpus_dir) if corpus_dir else DEFAULT_CORPUS
+    wav_dir = root / "wav" if (root / "wav").is_dir() else root
+    files = sorted(wav_dir.glob("*.wav"))
+    if not files:
+        raise SystemExit(f"no .wav files under {wav_dir} (use --corpus-dir)")
+    return files[:limit] if limit else files
+
+
+def load_16k(path: Path) -> np.ndarray:
+    """Mono float32 16 kHz samples (EmoDB is already 16 kHz mono)."""
+    from realtime_ser import audio
+
+    x = audio.load(path)
+    return np.ascontiguousarray(x.reshape(-1), dtype=np.float32)
+
+
+def best_time(fn, repeats: int) -> float:
+    """Minimum wall time of `repeats` calls of fn(), in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def median(xs) -> float:
+    return float(statistics.median(xs)) if len(xs) else float("nan")
+
+
+def md_table(headers: list[str], rows: list[list[object]]) -> str:
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "n/a"
+            return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    import numba
+    import opensmile
+
+    from realtime_ser import features
+
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.uname().machine,
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "opensmile": opensmile.__version__,
+        "features_version": features.VERSION,
+        "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")},
+    }
+
+
+def write_outputs(out_dir: Path, stem: str, data: dict, markdown: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
+    (out_dir / f"{stem}.md").write_text(markdown + "\n")
