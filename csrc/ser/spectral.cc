@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "ser/simd.h"
+
 namespace ser {
 namespace {
 
@@ -129,6 +131,16 @@ inline float LaneSum(const float* acc) {
   float s = 0.0f;
   for (int j = 0; j < kLanes; ++j) s += acc[j];
   return s;
+}
+
+// exp(x) for x in [-80, 80] (clamped), relative error ~2e-7, no libm call so band loops vectorise.
+inline float FastExp(float x) {
+  x = x < -80.0f ? -80.0f : (x > 80.0f ? 80.0f : x);
+  const float n = std::nearbyint(x * 1.44269504f);
+  const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;  // Cody-Waite split of ln 2
+  const float poly =
+      1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666716f + r * (0.00833333377f + r * 0.00138888892f)))));
+  return BitsFloat(FloatBits(poly) + (static_cast<uint32_t>(static_cast<int32_t>(n)) << 23));
 }
 
 inline float Finite(float v) { return std::isfinite(v) ? v : 0.0f; }
@@ -318,7 +330,7 @@ void SpectralDescriptors::Compute(const FrameData& frame, float* out) {
 }
 
 // Clean power, its log and magnitude per bin, and the plain sums over bins 1..256.
-void SpectralDescriptors::PrepareSpectrum(const float* power) {
+SER_MULTIVERSION void SpectralDescriptors::PrepareSpectrum(const float* power) {
   static_assert(kShapeBins % kLanes == 0, "bin count must be a multiple of kLanes");
   const float log_floor = kFloor * kFloor;
   for (int k = 0; k < kNumBins; ++k) clean_power_[k] = CleanPower(power[k]);
@@ -340,7 +352,7 @@ void SpectralDescriptors::PrepareSpectrum(const float* power) {
   shape_sums_[3] = LaneSum(slp);
 }
 
-void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const {
+SER_MULTIVERSION void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const {
   static_assert(kFrameLength % kLanes == 0, "frame length must be a multiple of kLanes");
   float acc[kLanes] = {0};
   int cross[kLanes] = {0};
@@ -359,7 +371,7 @@ void SpectralDescriptors::ComputeTimeDomain(const float* raw, float* out) const 
 }
 
 // Mel band powers, with and without pre-emphasis, in the log domain.
-void SpectralDescriptors::ComputeBands() {
+SER_MULTIVERSION void SpectralDescriptors::ComputeBands() {
   float plain[kNumBands], pre[kNumBands];
   for (int b = 0; b < kNumBands; ++b) {
     const Band& band = bands_[b];
@@ -380,7 +392,7 @@ void SpectralDescriptors::ComputeBands() {
   for (int b = 0; b < kNumBands; ++b) mel_log_[b] = FastLog(pre[b], kFloor);
 }
 
-void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
+SER_MULTIVERSION void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
   for (int i = 0; i < kNumCeps; ++i) {
     float c = 0.0f;
     for (int j = 0; j < kNumBands; ++j) c += dct_[i][j] * mel_log_[j];
@@ -389,7 +401,7 @@ void SpectralDescriptors::ComputeMfcc(float* mfcc) const {
 }
 
 // Auditory spectrum (equal loudness, power 0.33), its RASTA-filtered version and L1 norms.
-void SpectralDescriptors::ComputeAuditory(float* out) {
+SER_MULTIVERSION void SpectralDescriptors::ComputeAuditory(float* out) {
   // H(z) = 0.1 (2 + z^-1 - z^-3 - 2 z^-4) / (1 - 0.94 z^-1). The output stays 0 until
   // the FIR history is full, which avoids a start-up transient (as openSMILE does).
   const float gate = rasta_frames_ >= kRastaTaps ? 1.0f : 0.0f;
@@ -410,8 +422,10 @@ void SpectralDescriptors::ComputeAuditory(float* out) {
   if (rasta_frames_ < kRastaTaps) ++rasta_frames_;
   float aud_sum = 0.0f, rasta_sum = 0.0f;
   for (int b = 0; b < kNumBands; ++b) {
-    audspec_[b] = std::exp(audspec_[b]);
-    rasta[b] = std::exp(rasta[b]);
+    audspec_[b] = FastExp(audspec_[b]);
+    rasta[b] = FastExp(rasta[b]);
+  }
+  for (int b = 0; b < kNumBands; ++b) {
     aud_sum += audspec_[b];
     rasta_sum += rasta[b];
   }
@@ -456,7 +470,7 @@ void SpectralDescriptors::ComputePlp(float* plp) const {
 }
 
 // Energy distribution descriptors on the power spectrum (cSpectral-like), bins 1..256.
-void SpectralDescriptors::ComputeShape(float* out) const {
+SER_MULTIVERSION void SpectralDescriptors::ComputeShape(float* out) const {
   const float* p = clean_power_ + kFirstBin;
   const float* f = bin_hz_ + kFirstBin;
   const float sum = shape_sums_[0];
@@ -533,7 +547,7 @@ void SpectralDescriptors::ComputeShape(float* out) const {
 
 // Harmonicity (cSpectral): summed excursion between consecutive local extrema (over two
 // neighbours each side), halved, per bin. Flags first, then a branch-free compaction.
-void SpectralDescriptors::ComputeHarmonicity(float* out) const {
+SER_MULTIVERSION void SpectralDescriptors::ComputeHarmonicity(float* out) const {
   const float* p = clean_power_ + kFirstBin;
   int ext[kShapeBins];
   for (int k = 2; k < kShapeBins - 2; ++k) {
@@ -554,7 +568,7 @@ void SpectralDescriptors::ComputeHarmonicity(float* out) const {
 }
 
 // Flux: L2 distance between L1-normalised magnitude spectra of consecutive frames.
-void SpectralDescriptors::ComputeFlux(float* flux) {
+SER_MULTIVERSION void SpectralDescriptors::ComputeFlux(float* flux) {
   // Root-mean-square change of the magnitude spectrum, as openSMILE's cSpectral (unnormalised).
   const float* m = magnitude_ + kFirstBin;
   float d2[kLanes] = {0};
@@ -569,7 +583,7 @@ void SpectralDescriptors::ComputeFlux(float* flux) {
 }
 
 // Pitch-class profile of bins 55 Hz..5 kHz, normalised to sum 1 (0 when silent).
-void SpectralDescriptors::ComputeChroma(float* chroma) const {
+SER_MULTIVERSION void SpectralDescriptors::ComputeChroma(float* chroma) const {
   static_assert(kChromaBins % kLanes == 0, "chroma bins must be a multiple of kLanes");
   const float* p = clean_power_ + kChromaFirst;
   float total = 0.0f;

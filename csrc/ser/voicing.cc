@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstring>
 
 #include "ser/simd.h"
+
+#pragma GCC diagnostic ignored "-Wpsabi"  // V8 helpers below are internal and always inlined
 
 namespace ser {
 
@@ -56,6 +59,16 @@ void ChebyshevToPower(const double* c, int m, double* poly) {
   }
 }
 
+// acos(x) for x in [-1, 1], Abramowitz & Stegun 4.4.46 (absolute error <= 2e-8), no libm call.
+inline double FastAcos(double x) {
+  const double ax = std::fabs(x);
+  const double poly =
+      ((((((-0.0012624911 * ax + 0.0066700901) * ax - 0.0170881256) * ax + 0.0308918810) * ax - 0.0501743046) * ax +
+        0.0889789874) * ax - 0.2145988016) * ax + 1.5707963050;
+  const double r = std::sqrt(std::max(0.0, 1.0 - ax)) * poly;
+  return x < 0.0 ? kPi - r : r;
+}
+
 double Horner(const double* poly, int m, double x) {
   double v = poly[m];
   for (int i = m - 1; i >= 0; --i) v = v * x + poly[i];
@@ -89,6 +102,20 @@ double Levinson(const double* r, int order, double* a, double* a8) {
     if (a8 && m <= kOrder8) std::copy(a, a + kOrder8 + 1, a8);
   }
   return err;
+}
+
+// Eight floats as one value (GCC/Clang vector extension): one AVX register in the AVX2 clone,
+// two SSE registers in the portable one.
+typedef float V8 __attribute__((vector_size(32)));
+
+inline V8 Load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline float HorizontalSum(V8 v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
 // Sums with independent partial accumulators so the compiler can vectorise them.
@@ -144,18 +171,17 @@ VoicingDescriptors::VoicingDescriptors() {
       env_cos_[(k - 1) * kEnvPoints + g] = static_cast<float>(std::cos(k * w));
       env_sin_[(k - 1) * kEnvPoints + g] = static_cast<float>(std::sin(k * w));
     }
-  formant_cos_.resize(kFormantBins * (kLpcOrder + 1));
+  formant_cos_.assign(kFormantBinsPad * (kLpcOrder + 1), 0.0f);  // lag-major, zero padded
   for (int b = 0; b < kFormantBins; ++b)  // folded spectrum -> autocorrelation at 11 kHz
     for (int k = 0; k <= kLpcOrder; ++k)
-      formant_cos_[b * (kLpcOrder + 1) + k] = static_cast<float>(
+      formant_cos_[k * kFormantBinsPad + b] = static_cast<float>(
           (b == 0 ? 1.0 : 2.0) * PreEmphasisGain(b) *
           std::cos(2.0 * kPi * b * kSampleRate / kFftSize * k / kFormantRate));
   lsp_x_.resize(kLspGrid + 1);
   for (int g = 0; g <= kLspGrid; ++g) lsp_x_[g] = static_cast<float>(std::cos(kPi * g / kLspGrid));
-  x_.assign(kFrameLength + kLpcOrder + 5, 0.0f);
+  x_.assign(kFrameLength + 16, 0.0f);
   pw_.assign(kPad + kPitchLength + 16, 0.0f);
   dec_.assign(kDecLen + kCoarseMinLag + kCoarseLags + 4, 0.0f);
-  dec_cum_.assign(kDecLen + 1, 0.0);
   Reset();
 }
 
@@ -174,11 +200,15 @@ SER_MULTIVERSION double VoicingDescriptors::Lpc(const FrameData& frame) {
   float* x = x_.data();
   x[0] = (1.0f - kPreEmphasis) * raw[0] * hamming_[0];
   for (int i = 1; i < kFrameLength; ++i) x[i] = (raw[i] - kPreEmphasis * raw[i - 1]) * hamming_[i];
-  float r[kLpcOrder + 1] = {};
-  for (int i = 0; i < kFrameLength; ++i) {  // lag loop innermost so it vectorises
-    const float xi = x[i];
-    for (int k = 0; k <= kLpcOrder; ++k) r[k] += xi * x[i + k];
+  // Eight samples at a time, one independent accumulator per lag. x_ has a zero tail.
+  static_assert(kFrameLength % 8 == 0, "frame length must be a multiple of 8");
+  V8 acc[kLpcOrder + 1] = {};
+  for (int i = 0; i < kFrameLength; i += 8) {
+    const V8 xi = Load8(x + i);
+    for (int k = 0; k <= kLpcOrder; ++k) acc[k] += xi * Load8(x + i + k);
   }
+  float r[kLpcOrder + 1];
+  for (int k = 0; k <= kLpcOrder; ++k) r[k] = HorizontalSum(acc[k]);
   double rd[kLpcOrder + 1], a[kLpcOrder + 1];
   std::copy(r, r + kLpcOrder + 1, rd);
   const double err = Levinson(rd, kLpcOrder, a, lpc8_);
@@ -211,20 +241,30 @@ SER_MULTIVERSION void VoicingDescriptors::Lsp(float* lsp) const {
       const float x = lsp_x_[g];
       grid[g] = (((c4 * x + c3) * x + c2) * x + c1) * x + c0;
     }
-    double x0 = lsp_x_[0], f0 = grid[0];
+    unsigned char change[kLspGrid + 1];
+    for (int g = 1; g <= kLspGrid; ++g) change[g] = (grid[g - 1] < 0.0f) != (grid[g] < 0.0f);
     for (int g = 1; g <= kLspGrid && n < p; ++g) {
-      const double x1 = lsp_x_[g], f1 = grid[g];
-      if ((f0 < 0.0) != (f1 < 0.0)) {  // bisect, then one secant step
-        double lo = x0, hi = x1, flo = f0, fhi = f1;
-        for (int it = 0; it < 8; ++it) {
-          const double mid = 0.5 * (lo + hi), fm = Horner(c, m, mid);
-          if ((fm < 0.0) == (flo < 0.0)) { lo = mid; flo = fm; } else { hi = mid; fhi = fm; }
+      if (change[g]) {
+        const double x0 = lsp_x_[g - 1], f0 = grid[g - 1], x1 = lsp_x_[g], f1 = grid[g];  // bracketed: Illinois (modified regula falsi)
+        double lo = x0, hi = x1, flo = f0, fhi = f1, x = 0.5 * (lo + hi), prev = lo;
+        int side = 0;
+        for (int it = 0; it < 6; ++it) {
+          x = flo != fhi ? lo - flo * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
+          const double fx = Horner(c, m, x);
+          if (fx == 0.0 || std::fabs(x - prev) < 1e-13) break;
+          prev = x;
+          if ((fx < 0.0) == (flo < 0.0)) {
+            lo = x; flo = fx;
+            if (side == -1) fhi *= 0.5;
+            side = -1;
+          } else {
+            hi = x; fhi = fx;
+            if (side == 1) flo *= 0.5;
+            side = 1;
+          }
         }
-        const double x = flo != fhi ? lo - flo * (hi - lo) / (fhi - flo) : 0.5 * (lo + hi);
-        roots[n++] = std::acos(std::clamp(x, -1.0, 1.0));
+        roots[n++] = FastAcos(std::clamp(x, -1.0, 1.0));
       }
-      x0 = x1;
-      f0 = f1;
     }
   }
   if (n != p) {  // degenerate predictor: evenly spaced fallback
@@ -236,19 +276,27 @@ SER_MULTIVERSION void VoicingDescriptors::Lsp(float* lsp) const {
 }
 
 // Newton iterations on the real polynomial poly (descending, degree deg) from z; false if no convergence.
-static bool NewtonRoot(const double* poly, int deg, int max_iter, std::complex<double>* z) {
+// Complex arithmetic written out (no __muldc3 NaN checks).
+static bool NewtonRoot(const double* poly, int deg, int max_iter, double tol2, std::complex<double>* z) {
+  double zr = z->real(), zi = z->imag();
   for (int it = 0; it < max_iter; ++it) {
-    std::complex<double> p = poly[0], dp = 0.0;
+    double pr = poly[0], pi = 0.0, dr = 0.0, di = 0.0;
     for (int k = 1; k <= deg; ++k) {
-      dp = dp * *z + p;
-      p = p * *z + poly[k];
+      const double ndr = dr * zr - di * zi + pr, ndi = dr * zi + di * zr + pi;
+      const double npr = pr * zr - pi * zi + poly[k], npi = pr * zi + pi * zr;
+      dr = ndr; di = ndi; pr = npr; pi = npi;
     }
-    const double den = std::norm(dp);
-    if (!(den > 1e-60)) return false;
-    const std::complex<double> step = p * std::conj(dp) / den;
-    *z -= step;
-    if (std::norm(step) < 1e-20 * std::max(1.0, std::norm(*z))) return std::isfinite(z->real());
+    const double den = dr * dr + di * di;
+    if (!(den > 1e-60)) { *z = {zr, zi}; return false; }
+    const double sr = (pr * dr + pi * di) / den, si = (pi * dr - pr * di) / den;  // p * conj(dp) / |dp|^2
+    zr -= sr;
+    zi -= si;
+    if (sr * sr + si * si < tol2 * std::max(1.0, zr * zr + zi * zi)) {
+      *z = {zr, zi};
+      return std::isfinite(zr);
+    }
   }
+  *z = {zr, zi};
   return false;
 }
 
@@ -256,14 +304,17 @@ static bool NewtonRoot(const double* poly, int deg, int max_iter, std::complex<d
 // 11 kHz signal, every root of A(z) in (50, 5450) Hz. Envelope peaks seed the root search,
 // each root found is deflated out. Returns the count, ascending in frequency.
 SER_MULTIVERSION int VoicingDescriptors::Formants(const float* power, Formant* out) {
-  float acc[kLpcOrder + 1] = {};
-  for (int b = 0; b < kFormantBins; ++b) {
-    const float pb = power[b];
-    const float* t = &formant_cos_[b * (kLpcOrder + 1)];
-    for (int k = 0; k <= kLpcOrder; ++k) acc[k] += pb * t[k];
-  }
+  static_assert(kFormantBinsPad % 8 == 0 && kFormantBinsPad <= kNumBins, "padded formant bins");
   double r[kLpcOrder + 1], a[kLpcOrder + 1];
-  std::copy(acc, acc + kLpcOrder + 1, r);
+  for (int k = 0; k <= kLpcOrder; ++k) {  // one dot product per lag, 8 partial sums
+    const float* t = &formant_cos_[k * kFormantBinsPad];
+    float part[8] = {};
+    for (int b = 0; b < kFormantBinsPad; b += 8)
+      for (int j = 0; j < 8; ++j) part[j] += power[b + j] * t[b + j];
+    float total = 0.0f;
+    for (float v : part) total += v;
+    r[k] = total;
+  }
   Levinson(r, kLpcOrder, a, nullptr);
 
   // Envelope |A|^2 on a grid; its minima (spectral peaks) are the first seeds.
@@ -298,10 +349,10 @@ SER_MULTIVERSION int VoicingDescriptors::Formants(const float* power, Formant* o
         const double disc = poly[1] * poly[1] - 4.0 * poly[0] * poly[2];
         z = (std::complex<double>(-poly[1]) + std::sqrt(std::complex<double>(disc))) / (2.0 * poly[0]);
       }
-    } else if (!NewtonRoot(poly, deg, 30, &z)) {
+    } else if (!NewtonRoot(poly, deg, 30, 1e-14, &z)) {  // loose: the polish below squares the error
       continue;
     }
-    NewtonRoot(a, kLpcOrder, 3, &z);  // polish on the undeflated polynomial
+    NewtonRoot(a, kLpcOrder, 3, 1e-20, &z);  // polish on the undeflated polynomial
     const bool real_root = std::fabs(z.imag()) < 1e-7 || deg == 1;
     if (real_root) {  // deflate (z - x)
       for (int i = 1; i < deg; ++i) poly[i] += z.real() * poly[i - 1];
@@ -313,7 +364,7 @@ SER_MULTIVERSION int VoicingDescriptors::Formants(const float* power, Formant* o
     deg -= 2;
     const double radius = std::sqrt(b0);
     if (!(radius < 1.0 && radius > 1e-3)) continue;
-    const float freq = static_cast<float>(std::fabs(std::atan2(z.imag(), z.real())) * kFormantRate / (2.0 * kPi));
+    const float freq = static_cast<float>(FastAcos(std::clamp(z.real() / radius, -1.0, 1.0)) * kFormantRate / (2.0 * kPi));
     const float bw = static_cast<float>(-std::log(radius) * kFormantRate / kPi);
     if (freq > kMinFormantHz && freq < kMaxFormantHz && n < kLpcOrder) out[n++] = {freq, bw};
   }
@@ -332,13 +383,11 @@ SER_MULTIVERSION VoicingDescriptors::Pitch VoicingDescriptors::F0(const FrameDat
 
   // Low-pass (7-tap triangle, zeros at multiples of 4 kHz) and keep every 4th sample.
   float* d = dec_.data();
-  dec_cum_[0] = 0.0;
   for (int j = 0; j < kDecLen; ++j) {
     const float* src = pw + kDecim * j - 3;
     float v = 0.0f;
     for (int t = 0; t < 7; ++t) v += kDecFilter[t] * src[t];
     d[j] = v;
-    dec_cum_[j + 1] = dec_cum_[j] + static_cast<double>(v) * v;
   }
   float acc[kCoarseLags] = {};
   for (int i = 0; i < kDecLen; ++i) {
@@ -347,10 +396,28 @@ SER_MULTIVERSION VoicingDescriptors::Pitch VoicingDescriptors::F0(const FrameDat
     for (int l = 0; l < kCoarseLags; ++l) acc[l] += di * dj[l];
   }
   constexpr int kLags = kCoarseMaxLag - kCoarseMinLag + 1;
+  // Energies of d[0, N - lag) and d[lag, N), updated one lag at a time (two short chains
+  // instead of a full prefix sum).
+  double head = 0.0, tail = 0.0;
+  {
+    double h[4] = {}, t[4] = {};
+    for (int j = 0; j < kDecLen; ++j) {
+      const double sq = static_cast<double>(d[j]) * d[j];
+      if (j < kDecLen - kCoarseMinLag) h[j & 3] += sq;
+      if (j >= kCoarseMinLag) t[j & 3] += sq;
+    }
+    head = (h[0] + h[1]) + (h[2] + h[3]);
+    tail = (t[0] + t[1]) + (t[2] + t[3]);
+  }
   float c[kLags];
   for (int l = 0; l < kLags; ++l) {
     const int lag = kCoarseMinLag + l;
-    const double e = dec_cum_[kDecLen - lag] * (dec_cum_[kDecLen] - dec_cum_[lag]);
+    if (l > 0) {
+      const double out_head = d[kDecLen - lag], out_tail = d[lag - 1];
+      head = std::max(0.0, head - out_head * out_head);
+      tail = std::max(0.0, tail - out_tail * out_tail);
+    }
+    const double e = head * tail;
     c[l] = e > 1e-30 ? static_cast<float>(acc[l] / std::sqrt(e)) : 0.0f;
   }
   // Best interior local maximum; a shorter lag with a nearly as high peak wins (octave guard).
@@ -380,11 +447,17 @@ SER_MULTIVERSION float VoicingDescriptors::FinePeriod(int center, float* prob) {
   const int lo = std::clamp(center - kFineLags / 2, min_lag, max_lo);
   const int len = kPitchLength - (lo + kFineLags - 1);
   const float* pw = pw_.data() + kPad;
-  float acc[kFineLags] = {};
-  for (int i = 0; i < len; ++i) {
+  V8 acc8[kFineLags] = {};  // eight samples at a time, one independent accumulator per lag
+  int i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const V8 a = Load8(pw + i);
+    for (int k = 0; k < kFineLags; ++k) acc8[k] += a * Load8(pw + i + lo + k);
+  }
+  float acc[kFineLags];
+  for (int k = 0; k < kFineLags; ++k) acc[k] = HorizontalSum(acc8[k]);
+  for (; i < len; ++i) {
     const float pi = pw[i];
-    const float* q = pw + i + lo;
-    for (int k = 0; k < kFineLags; ++k) acc[k] += pi * q[k];
+    for (int k = 0; k < kFineLags; ++k) acc[k] += pi * pw[i + lo + k];
   }
   const double e0 = SumSquares(pw, len);
   double e_lag = SumSquares(pw + lo, len);  // slid one sample per lag

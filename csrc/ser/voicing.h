@@ -30,6 +30,7 @@ class VoicingDescriptors {
   static constexpr int kFineLags = 8;       // lags refined at 16 kHz
   static constexpr int kMaxPeriods = 24;
   static constexpr int kFormantBins = 177;  // bins 0..5500 Hz
+  static constexpr int kFormantBinsPad = 184;  // multiple of 8, zero weights past kFormantBins
 
   struct Pitch {
     float f0_raw = 0.0f;  // Hz
@@ -54,13 +55,12 @@ class VoicingDescriptors {
   std::vector<float> hamming_;    // kFrameLength
   std::vector<float> env_cos_;    // kLpcOrder x kEnvPoints
   std::vector<float> env_sin_;
-  std::vector<float> formant_cos_;  // kFormantBins x (kLpcOrder + 1)
+  std::vector<float> formant_cos_;  // (kLpcOrder + 1) x kFormantBinsPad, lag-major
   std::vector<float> lsp_x_;      // cos of the LSP grid, kLspGrid + 1
   // Scratch (sized in the constructor, no allocation in Compute).
   std::vector<float> x_;          // pre-emphasised windowed frame + zero tail
   std::vector<float> pw_;         // mean-removed pitch window + zero tail
   std::vector<float> dec_;        // decimated pitch window + zero tail
-  std::vector<double> dec_cum_;   // prefix sums of dec_^2
   double lpc_[kLpcOrder + 1];
   double lpc8_[kLspOrder + 1];
   // Cross-frame state (causal).
