@@ -1,0 +1,73 @@
+"""Utterance decision from CTC frame posteriors (pure numpy).
+
+Rule (Han et al. 2018): best path (argmax per frame), collapse repeats, drop
+Null; the most frequent emotion label wins. Ties between equally frequent
+labels go to the label with the higher posterior summed over all frames.
+If the path holds no emotion label, the emotion with the highest mean
+posterior over frames (Null column excluded) wins.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_probs(x: np.ndarray) -> np.ndarray:
+    """Posteriors from posteriors or log-posteriors (any negative value => log)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected (T, C) array, got shape {x.shape}")
+    return np.exp(x) if x.size and x.min() < 0 else x
+
+
+def collapse(path: np.ndarray, blank: int = 0) -> list[int]:
+    """Merge consecutive repeats, then drop blanks: a a _ a -> [a, a]."""
+    path = np.asarray(path)
+    if path.size == 0:
+        return []
+    keep = np.ones(path.size, bool)
+    keep[1:] = path[1:] != path[:-1]
+    return [int(p) for p in path[keep] if p != blank]
+
+
+def best_path_decision(log_probs_or_probs: np.ndarray, blank: int = 0):
+    """(T, C) frame (log-)posteriors -> (emotion index 0..C-2, info dict).
+
+    info: path (argmax per frame), labels (collapsed, in emotion indices),
+    counts (per emotion), mean_post (mean emotion posteriors, Null excluded),
+    fallback (no emotion label on the path), tie (a count tie was broken),
+    scores (vote fractions; see ``decision_scores``).
+    """
+    probs = to_probs(log_probs_or_probs)
+    n_cls = probs.shape[1]
+    emo_cols = [c for c in range(n_cls) if c != blank]
+    path = probs.argmax(1)
+    labels = [emo_cols.index(c) for c in collapse(path, blank)]
+    counts = np.bincount(labels, minlength=len(emo_cols)).astype(np.int64)
+    summed = probs[:, emo_cols].sum(0)
+    mean_post = summed / max(len(probs), 1)
+    fallback = counts.sum() == 0
+    tie = False
+    if fallback:
+        decision = int(np.argmax(mean_post))
+    else:
+        best = np.flatnonzero(counts == counts.max())
+        tie = best.size > 1
+        decision = int(best[np.argmax(summed[best])])
+    info = dict(path=path, labels=labels, counts=counts, mean_post=mean_post,
+                fallback=bool(fallback), tie=bool(tie),
+                scores=decision_scores(counts, mean_post))
+    return decision, info
+
+
+def decision_scores(counts: np.ndarray, mean_post: np.ndarray) -> np.ndarray:
+    """Per-emotion scores summing to 1 whose argmax equals the decision.
+
+    Vote fractions of the collapsed path, plus a tiny share (< one vote) of the
+    renormalised mean posterior to order ties; with no votes, the renormalised
+    mean posterior itself.
+    """
+    m = mean_post / max(mean_post.sum(), 1e-12)
+    if counts.sum() == 0:
+        return m
+    s = counts + 1e-3 * m
+    return s / s.sum()

@@ -1,0 +1,179 @@
+"""Speaker-independent evaluation of one system.
+
+    python -m training.evaluate --corpus emodb --data ../shared/corpora/emodb --system ctc --target pn --out runs/emodb-ctc-pn
+
+Leave-one-speaker-out by default. Each fold's result is saved as soon as it ends, so an
+interrupted run resumes where it stopped. Writes results.json, table.md and confusion.png;
+the last stdout line is one JSON object with system, target, uar, war and folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from training import dataset, metrics, report
+from training.corpora import EMOTIONS
+from training.dataset import CTC_SYSTEMS, SYSTEMS
+from training.fit import FitConfig, fit
+
+CORPORA = ("emodb", "ravdess", "iemocap", "manifest")
+_CORPUS: dataset.Corpus | None = None  # set before forking the fold workers
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", choices=CORPORA, required=True)
+    p.add_argument("--data", type=Path, required=True, help="corpus root (or CSV file for manifest)")
+    p.add_argument("--system", choices=SYSTEMS, required=True)
+    p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn", help="CTC label-sequence length")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--folds", type=int, default=0, help="speaker folds (default 0: leave one speaker out)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the system's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="folds trained in parallel")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--cache-dir", type=Path, default=dataset.cache.DEFAULT_CACHE)
+    p.add_argument("--limit-folds", type=int, default=0, help="run only the first N folds (quick checks)")
+    p.add_argument("--restart", action="store_true", help="discard saved folds of a different run")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def fit_config(args) -> FitConfig:
+    cfg = FitConfig(system=args.system, seed=args.seed, device=args.device, threads=1)
+    if args.epochs is not None:
+        cfg.epochs = args.epochs
+    return cfg
+
+
+def make_folds(speakers: list[str], n: int) -> list[list[str]]:
+    if n <= 0 or n >= len(speakers):
+        return [[s] for s in speakers]
+    return [speakers[i::n] for i in range(n)]
+
+
+def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    corpus = _CORPUS
+    train_utts = [u for u in corpus.utterances if u.speaker not in test_speakers]
+    test_utts = [u for u in corpus.utterances if u.speaker in test_speakers]
+    norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in train_utts])
+    stats = dataset.TargetStats()
+    target = args.target if args.system in CTC_SYSTEMS else None
+    train = dataset.samples(corpus, train_utts, args.system, target, norm, stats)
+    test = dataset.samples(corpus, test_utts, "eval", None, norm)
+    t0 = time.perf_counter()
+    fitted = fit(fit_config(args), train, progress=False)
+    seconds = time.perf_counter() - t0
+    pred, scores = fitted.predict(test)
+    y = np.array([s.label for s in test])
+    return {
+        "fold": index, "test_speakers": test_speakers,
+        "utt_ids": [u.utt_id for u in test_utts], "y_true": y.tolist(), "y_pred": pred.tolist(),
+        "scores": np.round(scores, 5).tolist(),
+        "uar": metrics.uar(y, pred), "war": metrics.war(y, pred),
+        "n_train": len(train), "n_test": len(test), "train_seconds": round(seconds, 2),
+        "targets": stats.as_dict() if target else None,
+    }
+
+
+def fingerprint(args) -> dict:
+    keys = ("corpus", "system", "target", "folds", "epochs", "seed")
+    run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k in keys}
+    run["data"] = str(args.data.resolve())
+    run["fit"] = asdict(fit_config(args))
+    run["fit"].pop("device", None)
+    return run
+
+
+def prepare_out(args) -> dict:
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "folds").mkdir(exist_ok=True)
+    run = fingerprint(args)
+    run_file = args.out / "run.json"
+    if run_file.exists():
+        old = json.loads(run_file.read_text())
+        if old != run:
+            if not args.restart:
+                raise SystemExit(f"error: {args.out}: holds a different run; use another --out or --restart")
+            for f in (args.out / "folds").glob("*.json"):
+                f.unlink()
+    run_file.write_text(json.dumps(run, indent=1) + "\n")
+    return run
+
+
+def main(argv=None) -> int:
+    global _CORPUS
+    args = parse_args(argv)
+    if args.system in CTC_SYSTEMS and args.target is None:
+        args.target = "pn"
+    if args.system not in CTC_SYSTEMS:
+        args.target = None
+    run = prepare_out(args)
+    kind = "egemaps" if args.system == "dnn" else "lld"
+    try:
+        _CORPUS = dataset.load([(args.corpus, args.data)], kind, args.cache_dir, progress=not args.quiet)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    folds = make_folds(_CORPUS.speakers, args.folds)
+    if args.limit_folds:
+        folds = folds[: args.limit_folds]
+    results = run_folds(folds, args)
+    summary = report.summarize(args, run, results, _CORPUS)
+    report.write(args.out, summary, results)
+    line = {k: summary[k] for k in ("system", "target", "corpus", "uar", "war", "folds", "uar_folds_mean",
+                                     "seconds")}
+    print(json.dumps(line))
+    return 0
+
+
+def run_folds(folds: list[list[str]], args) -> list[dict]:
+    done = {}
+    for f in (args.out / "folds").glob("fold_*.json"):
+        r = json.loads(f.read_text())
+        done[r["fold"]] = r
+    todo = [(i, spk) for i, spk in enumerate(folds) if i not in done]
+    bar = tqdm(total=len(folds), initial=len(folds) - len(todo), desc=f"{args.system} folds", unit="fold",
+               disable=args.quiet, file=sys.stderr)
+    if todo:
+        jobs = max(1, min(args.jobs, len(todo)))
+        ctx = mp.get_context("fork") if jobs > 1 else None
+        if ctx is None:
+            for i, spk in todo:
+                _save_fold(args, run_fold(i, spk, args), done, bar)
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(run_fold, i, spk, args) for i, spk in todo]
+                for fut in as_completed(futures):
+                    _save_fold(args, fut.result(), done, bar)
+    bar.close()
+    return [done[i] for i in sorted(done) if i < len(folds)]
+
+
+def _save_fold(args, result: dict, done: dict, bar) -> None:
+    path = args.out / "folds" / f"fold_{result['fold']:02d}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result) + "\n")
+    os.replace(tmp, path)
+    done[result["fold"]] = result
+    bar.set_postfix(uar=f"{result['uar']:.1f}")
+    bar.update(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
