@@ -5,6 +5,11 @@ Null; the most frequent emotion label wins. Ties between equally frequent
 labels go to the label with the higher posterior summed over all frames.
 If the path holds no emotion label, the emotion with the highest mean
 posterior over frames (Null column excluded) wins.
+
+The rule needs only streaming statistics (label counts, posterior sums, frame
+count): ``decision_from_stats``; ``best_path_decision`` goes through it.
+Streaming and batch decoders: realtime_ser._native.OnlineCtcDecoder and
+realtime_ser.decoder_kernels.best_path_batch.
 """
 from __future__ import annotations
 
@@ -43,8 +48,40 @@ def best_path_decision(log_probs_or_probs: np.ndarray, blank: int = 0):
     path = probs.argmax(1)
     labels = [emo_cols.index(c) for c in collapse(path, blank)]
     counts = np.bincount(labels, minlength=len(emo_cols)).astype(np.int64)
-    summed = probs[:, emo_cols].sum(0)
-    mean_post = summed / max(len(probs), 1)
+    post_sum = np.empty(n_cls)
+    post_sum[emo_cols] = probs[:, emo_cols].sum(0)  # same summation order as before the refactor
+    post_sum[blank] = probs[:, blank].sum()
+    decision, info = _decide(counts, post_sum, len(probs), blank)
+    return decision, dict(path=path, labels=labels, **info)
+
+
+def decision_from_stats(counts, post_sum, n_frames: int, blank: int = 0):
+    """The decision rule from streaming statistics -> (emotion index, scores).
+
+    counts: decoded (collapsed, non-blank) labels per emotion, shape (C-1,);
+    an output-indexed (C,) vector is also taken (its blank entry is ignored).
+    post_sum: posteriors summed over frames per output, shape (C,).
+    n_frames: frames summed. Same rule and tie-break as ``best_path_decision``.
+    """
+    post_sum = np.asarray(post_sum, np.float64)
+    if post_sum.ndim != 1 or post_sum.size < 2:
+        raise ValueError(f"post_sum must be 1-D with >= 2 outputs, got shape {post_sum.shape}")
+    n_cls = post_sum.size
+    if not 0 <= blank < n_cls:
+        raise ValueError(f"blank {blank} outside [0, {n_cls})")
+    counts = np.asarray(counts, np.int64)
+    if counts.shape == (n_cls,):
+        counts = np.delete(counts, blank)
+    if counts.shape != (n_cls - 1,):
+        raise ValueError(f"counts must have shape ({n_cls - 1},) or ({n_cls},), got {counts.shape}")
+    decision, info = _decide(counts, post_sum, int(n_frames), blank)
+    return decision, info["scores"]
+
+
+def _decide(counts: np.ndarray, post_sum: np.ndarray, n_frames: int, blank: int):
+    """The rule itself: majority of counts, ties by summed posterior, else mean posterior."""
+    summed = np.delete(post_sum, blank)
+    mean_post = summed / max(n_frames, 1)
     fallback = counts.sum() == 0
     tie = False
     if fallback:
@@ -53,8 +90,7 @@ def best_path_decision(log_probs_or_probs: np.ndarray, blank: int = 0):
         best = np.flatnonzero(counts == counts.max())
         tie = best.size > 1
         decision = int(best[np.argmax(summed[best])])
-    info = dict(path=path, labels=labels, counts=counts, mean_post=mean_post,
-                fallback=bool(fallback), tie=bool(tie),
+    info = dict(counts=counts, mean_post=mean_post, fallback=bool(fallback), tie=bool(tie),
                 scores=decision_scores(counts, mean_post))
     return decision, info
 

@@ -81,6 +81,9 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
     seconds = time.perf_counter() - t0
     pred, scores = fitted.predict(test)
     y = np.array([s.label for s in test])
+    if args.system == "ctc":  # frame posteriors of held-out speech, for the alignment analysis
+        posts = {u.utt_id: fitted.frame_posteriors(s.feats).astype(np.float16) for u, s in zip(test_utts, test)}
+        np.savez_compressed(args.out / "folds" / f"fold_{index:02d}_posteriors.npz", **posts)
     return {
         "fold": index, "test_speakers": test_speakers,
         "utt_ids": [u.utt_id for u in test_utts], "y_true": y.tolist(), "y_pred": pred.tolist(),
@@ -103,7 +106,7 @@ def fingerprint(args) -> dict:
 def prepare_out(args) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "folds").mkdir(exist_ok=True)
-    run = fingerprint(args)
+    run = json.loads(json.dumps(fingerprint(args)))  # as it reads back from disk
     run_file = args.out / "run.json"
     if run_file.exists():
         old = json.loads(run_file.read_text())

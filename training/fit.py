@@ -33,7 +33,7 @@ from torch.nn.utils.rnn import pad_sequence
 from realtime_ser.decoder import best_path_decision
 from training.metrics import uar
 from training.models import (N_EMOTIONS, POOLING_KINDS, CtcModel, Dnn, Elm,
-                             PoolingModel, time_mask, utterance_stats)
+                             PoolingModel, check_chunking, time_mask, utterance_stats)
 
 SYSTEMS = ("ctc",) + POOLING_KINDS + ("dnn", "lee")
 CTC_SYSTEMS = ("ctc", "lee")
@@ -62,15 +62,20 @@ class FitConfig:
     amp: str = "fp16"             # cuda only: fp16 (+GradScaler) | bf16 | off
     class_weights: bool = True    # weighted CE; CTC: per-utterance loss weight
     valid_fraction: float = 0.1   # stratified hold-out for best-epoch choice
-    patience: int = 0             # stop after this many epochs without improvement; 0 = off
+    patience: int = 6             # stop after this many epochs without improvement; 0 = off
     eval_batch_size: int = 64
     elm_hidden: int = 1000
     elm_regs: tuple = (0.01, 0.1, 1.0, 10.0, 100.0)   # ridge candidates tried on the valid split
     elm_reg: float = 1.0          # used when there is no validation split
+    chunk_frames: int | None = None   # ctc/lee: latency-controlled backward LSTM; None = offline
+    right_context_frames: int = 0     # frames after each chunk the backward LSTM may see
 
     def __post_init__(self):
         if self.system not in SYSTEMS:
             raise ValueError(f"unknown system {self.system!r}; expected one of {SYSTEMS}")
+        check_chunking(self.chunk_frames, self.right_context_frames)
+        if self.chunk_frames is not None and self.system not in CTC_SYSTEMS:
+            raise ValueError(f"chunked training is implemented for {CTC_SYSTEMS} only")
 
 
 # ---------------------------------------------------------------- helpers
@@ -165,7 +170,8 @@ class Data:
 
 def build_model(cfg: FitConfig, input_dim: int) -> torch.nn.Module:
     if cfg.system in CTC_SYSTEMS:
-        return CtcModel(input_dim, cfg.hidden, cfg.dropout)
+        return CtcModel(input_dim, cfg.hidden, cfg.dropout, cfg.chunk_frames,
+                        cfg.right_context_frames)
     if cfg.system == "dnn":
         return Dnn(input_dim, dropout=cfg.dropout)
     return PoolingModel(input_dim, cfg.system, cfg.hidden, cfg.dropout)
@@ -278,6 +284,14 @@ class Fitted:
     def __init__(self, model, cfg: FitConfig, history, device, norm=None, elm=None):
         self.model, self.cfg, self.history = model, cfg, history
         self.device, self.norm, self.elm = device, norm, elm
+
+    @property
+    def chunking(self) -> dict:
+        """The chunk settings the model was trained with, as ModelConfig fields."""
+        if self.cfg.chunk_frames is None:
+            return dict(chunk_frames=None, right_context_frames=None)
+        return dict(chunk_frames=self.cfg.chunk_frames,
+                    right_context_frames=self.cfg.right_context_frames)
 
     def _data(self, samples) -> Data:
         mean, std = self.norm if self.norm is not None else (None, None)

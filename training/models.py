@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -42,6 +43,14 @@ def flip_within(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
+def check_chunking(chunk_frames, right_context_frames) -> None:
+    """chunk_frames: None (whole utterances) or >= 1; right_context_frames >= 0."""
+    if chunk_frames is not None and (int(chunk_frames) != chunk_frames or chunk_frames < 1):
+        raise ValueError(f"chunk_frames must be None or a positive integer, not {chunk_frames!r}")
+    if int(right_context_frames) != right_context_frames or right_context_frames < 0:
+        raise ValueError(f"right_context_frames must be >= 0, not {right_context_frames!r}")
+
+
 class BiLstm(nn.Module):
     """Shared encoder: 1-layer BiLSTM over padded batch_first input.
 
@@ -49,9 +58,13 @@ class BiLstm(nn.Module):
     parameter names stay ``lstm.*``.
     """
 
-    def __init__(self, input_dim: int, hidden: int = 128, dropout: float = 0.2):
+    def __init__(self, input_dim: int, hidden: int = 128, dropout: float = 0.2,
+                 chunk_frames: int | None = None, right_context_frames: int = 0):
         super().__init__()
+        check_chunking(chunk_frames, right_context_frames)
         self.hidden = hidden
+        self.chunk_frames = chunk_frames
+        self.right_context_frames = right_context_frames
         self.lstm = nn.LSTM(input_dim, hidden, num_layers=1, batch_first=True,
                             bidirectional=True)
         self.drop = nn.Dropout(dropout)
@@ -64,7 +77,13 @@ class BiLstm(nn.Module):
         reversed within their lengths), which takes the much faster oneDNN
         kernels on cpu (5x faster than packed training there). On cuda the
         usual packed cuDNN path is used. Padded output frames are zero.
+
+        With chunk_frames set, the backward direction is latency-controlled
+        (see chunked_backward); h_n[1] is then the backward state at frame 0
+        of the first chunk.
         """
+        if self.chunk_frames is not None:
+            return self._encode_chunked(x, lengths)
         if x.device.type == "cuda":
             return self._encode_packed(x, lengths)
         lengths = lengths.to(x.device)
@@ -77,6 +96,40 @@ class BiLstm(nn.Module):
         batch = torch.arange(x.shape[0], device=x.device)
         h_n = torch.stack([fwd[batch, last], bwd[:, 0]])
         return out, h_n
+
+    def _encode_chunked(self, x, lengths):
+        lengths = lengths.to(x.device)
+        mask = time_mask(lengths, x.shape[1]).unsqueeze(-1).to(x.dtype)
+        fwd = self._direction(x, "")
+        bwd = self.chunked_backward(x, lengths)
+        out = torch.cat([fwd, bwd], dim=-1) * mask
+        last = (lengths - 1).clamp_min(0)
+        batch = torch.arange(x.shape[0], device=x.device)
+        return out, torch.stack([fwd[batch, last], bwd[:, 0]])
+
+    def chunked_backward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Latency-controlled backward outputs (B, T, H) of padded x (B, T, D).
+
+        Frames are cut into chunks of C frames; for each chunk the backward
+        LSTM starts from zero state at the end of [chunk + R right-context
+        frames] (clipped to the sequence length) and only the chunk's own
+        outputs are kept. All chunks of the batch run as one batch of windows.
+        """
+        c, r = self.chunk_frames, self.right_context_frames
+        b, t, d = x.shape
+        n_chunks = -(-t // c)
+        padded = F.pad(x, (0, 0, 0, n_chunks * c + r - t))
+        windows = padded.unfold(1, c + r, c)[:, :n_chunks].transpose(2, 3)  # (B, K, C+R, D)
+        starts = torch.arange(n_chunks, device=x.device) * c
+        win_len = (lengths[:, None] - starts[None]).clamp(0, c + r)          # (B, K)
+        keep = (win_len > 0).reshape(-1)
+        windows = windows.reshape(b * n_chunks, c + r, d)[keep]
+        win_len = win_len.reshape(-1)[keep]
+        rev = reverse_index(win_len, c + r)
+        out = flip_within(self._direction(flip_within(windows, rev), "_reverse"), rev)
+        full = out.new_zeros(b * n_chunks, c, self.hidden)
+        full[keep] = out[:, :c]
+        return full.reshape(b, n_chunks * c, self.hidden)[:, :t]
 
     def _encode_packed(self, x, lengths):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -100,8 +153,9 @@ class BiLstm(nn.Module):
 class CtcModel(BiLstm):
     """BiLSTM + linear to 5 frame-level logits (blank first)."""
 
-    def __init__(self, input_dim: int, hidden: int = 128, dropout: float = 0.2):
-        super().__init__(input_dim, hidden, dropout)
+    def __init__(self, input_dim: int, hidden: int = 128, dropout: float = 0.2,
+                 chunk_frames: int | None = None, right_context_frames: int = 0):
+        super().__init__(input_dim, hidden, dropout, chunk_frames, right_context_frames)
         self.out = nn.Linear(2 * hidden, N_EMOTIONS + 1)
 
     def forward(self, x, lengths):

@@ -4,9 +4,11 @@ namespace py = pybind11;
 
 namespace ser {
 void PybindOnlineLld(py::module_& m);
+void PybindCtcDecoder(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native core of realtime_ser: streaming frame descriptors.";
+  m.doc() = "Native core of realtime_ser: streaming frame descriptors and CTC decoding.";
   ser::PybindOnlineLld(m);
+  ser::PybindCtcDecoder(m);
 }

@@ -1,0 +1,231 @@
+"""CTC best-path decoders: C++ streaming == numba batch == numpy reference (decoder.collapse)."""
+import numpy as np
+import pytest
+
+from realtime_ser._native import OnlineCtcDecoder
+from realtime_ser.decoder import best_path_decision, collapse, decision_from_stats
+from realtime_ser.decoder_kernels import best_path_batch, best_path_kernel, warm_up
+
+C = 5
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def run_path(rng, n_frames, n_out=C, mean_run=6):
+    """Argmax path made of runs (mean length mean_run) of random outputs."""
+    path = []
+    while len(path) < n_frames:
+        path += [int(rng.integers(n_out))] * int(rng.integers(1, 2 * mean_run))
+    return np.array(path[:n_frames])
+
+
+def peaky(rng, n_frames, n_out=C, ties=True):
+    """softmax of scaled random logits around a run path; some rows hold exact argmax ties."""
+    logits = rng.standard_normal((n_frames, n_out)) * 2.0
+    logits[np.arange(n_frames), run_path(rng, n_frames, n_out)] += rng.uniform(2, 12)
+    p = softmax(logits).astype(np.float32)
+    if ties and n_frames:
+        rows = rng.choice(n_frames, size=max(1, n_frames // 5), replace=True)
+        for r in rows:  # copy the max onto another column: a two-way tie
+            a, b = rng.choice(n_out, size=2, replace=False)
+            p[r, a] = p[r, b] = p[r].max()
+    return p
+
+
+def real_shaped(rng, n_frames, n_out=C, blank=0):
+    """CTC-like output: blank-dominated frames with short emotion spikes (10 ms frames)."""
+    logits = rng.standard_normal((n_frames, n_out)).astype(np.float32)
+    logits[:, blank] += 6.0
+    emo = [c for c in range(n_out) if c != blank]
+    for start in rng.choice(max(n_frames - 4, 1), size=max(1, n_frames // 40), replace=False):
+        logits[start:start + int(rng.integers(1, 5)), int(rng.choice(emo))] += 9.0
+    return softmax(logits).astype(np.float32)
+
+
+def reference(p, blank=0):
+    """numpy reference: labels (output indices), run starts/ends, counts, post sums."""
+    path = p.argmax(1)
+    labels = collapse(path, blank)
+    starts = [t for t in range(len(path)) if path[t] != blank and (t == 0 or path[t] != path[t - 1])]
+    ends = [next((u for u in range(t + 1, len(path)) if path[u] != path[t]), -1) for t in starts]
+    counts = np.bincount(np.array(labels, int), minlength=p.shape[1])
+    return labels, starts, ends, counts, p.astype(np.float64).sum(0)
+
+
+def chunkings(rng, p, blank=0):
+    """Chunk boundaries: 1-frame chunks, random sizes with empty chunks, edges inside runs."""
+    n = len(p)
+    path = p.argmax(1)
+    inside = [t for t in range(1, n) if path[t] == path[t - 1] and path[t] != blank]
+    yield list(range(n + 1))
+    cuts = sorted(rng.integers(0, n + 1, size=max(1, n // 7)).tolist())  # repeats = empty chunks
+    yield [0] + cuts + [n]
+    if inside:
+        yield [0] + sorted(set(rng.choice(inside, size=min(len(inside), 8)).tolist())) + [n]
+
+
+def stream(p, bounds, blank=0):
+    d = OnlineCtcDecoder(num_outputs=p.shape[1], blank=blank)
+    popped = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        d.accept_posteriors(p[a:b])
+        popped += d.pop_new_spikes()
+    return d, popped
+
+
+def check_stream(d, popped, p, blank=0):
+    labels, starts, ends, counts, sums = reference(p, blank)
+    assert d.num_frames == len(p)
+    assert [s[0] for s in d.spikes] == labels
+    assert d.spikes == list(zip(labels, starts))
+    assert d.spike_runs == list(zip(labels, starts, ends))
+    assert popped == d.spikes
+    assert np.array_equal(d.counts, counts)
+    np.testing.assert_allclose(d.post_sum, sums, rtol=1e-12, atol=1e-12)
+
+
+CASES = [("peaky", peaky, 0), ("peaky", peaky, 3), ("real", real_shaped, 0), ("real", real_shaped, 4)]
+
+
+@pytest.mark.parametrize("kind,make,blank", CASES)
+def test_streaming_equals_one_pass_and_reference(kind, make, blank):
+    rng = np.random.default_rng(10 + blank)
+    for _ in range(15):
+        p = make(rng, int(rng.integers(1, 400)), C) if kind == "peaky" else make(rng, int(rng.integers(1, 600)), C, blank)
+        one, popped = stream(p, [0, len(p)], blank)
+        check_stream(one, popped, p, blank)
+        for bounds in chunkings(rng, p, blank):
+            d, popped = stream(p, bounds, blank)
+            check_stream(d, popped, p, blank)
+            assert np.array_equal(d.post_sum, one.post_sum)  # same summation order
+
+
+def test_chunk_edges_inside_runs_are_exercised():
+    """Negative control: restarting the decoder per chunk over-counts, so the edges matter."""
+    rng = np.random.default_rng(3)
+    p = peaky(rng, 300)
+    bounds = list(chunkings(rng, p))[-1]
+    fresh = sum(stream(p[a:b], [0, b - a])[0].counts for a, b in zip(bounds[:-1], bounds[1:]))
+    assert fresh.sum() > stream(p, bounds)[0].counts.sum() == len(reference(p)[0])
+
+
+def test_argmax_ties_go_to_lower_index():
+    p = np.array([[0.1, 0.4, 0.4, 0.1, 0.0],   # tie 1/2 -> 1
+                  [0.1, 0.1, 0.4, 0.0, 0.4],   # tie 2/4 -> 2 (new label)
+                  [0.4, 0.1, 0.0, 0.1, 0.4]],  # tie blank/4 -> blank
+                 np.float32)
+    d = OnlineCtcDecoder()
+    d.accept_posteriors(p)
+    assert d.spikes == [(1, 0), (2, 1)]
+    labels, n_labels, _, _ = best_path_batch(p[None], [3])
+    assert labels[0, :n_labels[0]].tolist() == [1, 2] == collapse(p.argmax(1))
+
+
+@pytest.mark.parametrize("blank", [0, 2])
+def test_numba_batch_matches_reference_and_stream(blank):
+    warm_up()
+    rng = np.random.default_rng(20 + blank)
+    n_b, n_t = 12, 350
+    utts = [peaky(rng, int(rng.integers(0, n_t + 1))) if i % 2 else
+            real_shaped(rng, int(rng.integers(1, n_t + 1)), C, blank) for i in range(n_b)]
+    lengths = np.array([len(u) for u in utts])
+    batch = rng.uniform(0, 1, (n_b, n_t, C)).astype(np.float32)  # garbage padding
+    for i, u in enumerate(utts):
+        batch[i, :len(u)] = u
+    labels, n_labels, counts, sums = best_path_batch(batch, lengths, blank)
+    assert labels.shape == (n_b, n_labels.max())
+    for i, u in enumerate(utts):
+        ref_labels, _, _, ref_counts, ref_sums = reference(u, blank)
+        assert labels[i, :n_labels[i]].tolist() == ref_labels
+        assert (labels[i, n_labels[i]:] == -1).all()
+        assert np.array_equal(counts[i], ref_counts)
+        np.testing.assert_allclose(sums[i], ref_sums, rtol=1e-12, atol=1e-12)
+        d, _ = stream(u, [0, len(u)], blank)
+        assert np.array_equal(d.counts, counts[i])
+        assert np.array_equal(d.post_sum, sums[i])
+
+
+def test_batch_does_not_recompile():
+    warm_up()
+    n_sig = len(best_path_kernel.signatures)
+    p = np.random.default_rng(0).uniform(size=(2, 9, C))
+    ro = p.astype(np.float32)
+    ro.setflags(write=False)
+    for x in (p, p[:, ::-1], ro):  # float64, non-contiguous, read-only
+        best_path_batch(x, [9, 4])
+    assert len(best_path_kernel.signatures) == n_sig
+
+
+@pytest.mark.parametrize("blank", [0, 4])
+def test_decision_from_stats_equals_best_path_decision(blank):
+    rng = np.random.default_rng(30 + blank)
+    n_fallback = n_tie = 0
+    for i in range(200):
+        n = int(rng.integers(1, 120))
+        p = peaky(rng, n, ties=False) if i % 2 else real_shaped(rng, n, C, blank)
+        if i % 7 == 0:
+            p[:, blank] = 1.0  # blank everywhere: fallback to the mean posterior
+        label, info = best_path_decision(p, blank)
+        d = OnlineCtcDecoder(num_outputs=C, blank=blank)
+        for chunk in np.array_split(p, 3):
+            d.accept_posteriors(chunk)
+        got, scores = decision_from_stats(d.counts, d.post_sum, d.num_frames, blank)
+        assert got == label
+        np.testing.assert_allclose(scores, info["scores"], rtol=1e-9)
+        emo_counts = np.delete(d.counts, blank)  # emotion-indexed counts too
+        assert decision_from_stats(emo_counts, d.post_sum, d.num_frames, blank)[0] == label
+        n_fallback += info["fallback"]
+        n_tie += info["tie"]
+    assert n_fallback > 0 and n_tie > 0  # both branches of the rule were exercised
+
+
+def test_decision_from_stats_rule():
+    # counts tie between emotions 0 and 2: the larger summed posterior wins
+    post_sum = np.array([5.0, 1.0, 0.5, 2.0, 0.5])
+    assert decision_from_stats([1, 0, 1, 0], post_sum, 9)[0] == 2
+    assert decision_from_stats([2, 0, 1, 0], post_sum, 9)[0] == 0
+    # no votes: highest mean posterior, blank excluded
+    label, scores = decision_from_stats([0, 0, 0, 0], post_sum, 9)
+    assert label == 2 and np.isclose(scores.sum(), 1.0)
+    assert decision_from_stats([0, 0, 0, 0], np.zeros(5), 0)[0] == 0  # empty stream
+
+
+def test_reset_gives_fresh_stream():
+    rng = np.random.default_rng(4)
+    p, q = peaky(rng, 80), peaky(rng, 60)
+    q[0] = p[-1]  # the same label across the reset must count again
+    d = OnlineCtcDecoder()
+    d.accept_posteriors(p)
+    d.reset()
+    assert d.num_frames == 0 and d.spikes == [] and d.pop_new_spikes() == []
+    assert d.last_argmax == -1 and not d.counts.any() and not d.post_sum.any()
+    fresh, popped = stream(q, [0, len(q)])
+    d.accept_posteriors(q)
+    assert d.spike_runs == fresh.spike_runs and d.pop_new_spikes() == popped
+    assert np.array_equal(d.counts, fresh.counts) and np.array_equal(d.post_sum, fresh.post_sum)
+
+
+def test_bad_input_raises_value_error():
+    d = OnlineCtcDecoder()
+    for bad in (np.zeros((3, 4)), np.zeros(5), np.zeros((2, 3, 5)), np.zeros((0, 6))):
+        with pytest.raises(ValueError):
+            d.accept_posteriors(bad)
+    assert d.num_frames == 0
+    d.accept_posteriors(np.zeros((0, 5), np.float32))
+    assert d.num_frames == 0
+    for args in ((1, 0), (5, 5), (5, -1)):
+        with pytest.raises(ValueError):
+            OnlineCtcDecoder(*args)
+    with pytest.raises(ValueError):
+        best_path_batch(np.zeros((4, 5), np.float32), [4])
+    with pytest.raises(ValueError):
+        best_path_batch(np.zeros((2, 4, 5), np.float32), [4, 5])
+    with pytest.raises(ValueError):
+        best_path_batch(np.zeros((2, 4, 5), np.float32), [4])
+    with pytest.raises(ValueError):
+        decision_from_stats([1, 0, 0], np.ones(5), 3)
+    with pytest.raises(ValueError):
+        decision_from_stats([1, 0, 0, 0], np.ones((1, 5)), 3)

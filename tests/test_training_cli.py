@@ -1,0 +1,67 @@
+"""A small, fast training run on real EmoDB: evaluate (one fold, resumable) and train -> model dir -> runtime."""
+
+import json
+
+import numpy as np
+import pytest
+
+from realtime_ser import features, model
+from training import evaluate, train
+from tests.conftest import EMODB
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_evaluate_one_fold_then_resume(tmp_path, cache_dir, capsys):
+    out = tmp_path / "run"
+    argv = ["--corpus", "emodb", "--data", str(EMODB), "--system", "ctc", "--target", "pn", "--out", str(out),
+            "--epochs", "2", "--limit-folds", "1", "--jobs", "1", "--cache-dir", str(cache_dir), "--quiet"]
+    assert evaluate.main(argv) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["system"] == "ctc" and line["target"] == "pn" and line["folds"] == 1
+    assert 0.0 <= line["uar"] <= 100.0 and 0.0 <= line["war"] <= 100.0
+    fold = json.loads((out / "folds" / "fold_00.json").read_text())
+    assert fold["test_speakers"] == ["03"] and fold["n_test"] == len(fold["y_pred"]) > 0
+    assert fold["targets"]["k_min"] >= 1
+    for name in ("results.json", "table.md", "confusion.png"):
+        assert (out / name).stat().st_size > 0
+    posts = np.load(out / "folds" / "fold_00_posteriors.npz")
+    assert set(posts.files) == set(fold["utt_ids"])
+    assert posts[fold["utt_ids"][0]].shape[1] == 5
+
+    # Resume: the saved fold is reused, not retrained (its file stays untouched).
+    stamp = (out / "folds" / "fold_00.json").stat().st_mtime_ns
+    assert evaluate.main(argv) == 0
+    assert (out / "folds" / "fold_00.json").stat().st_mtime_ns == stamp
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["uar"] == line["uar"]
+
+    # A different run in the same directory is refused without --restart.
+    with pytest.raises(SystemExit, match="different run"):
+        evaluate.main([a if a != "pn" else "wn" for a in argv])
+
+
+def test_train_writes_a_model_the_runtime_serves(tmp_path, cache_dir):
+    out = tmp_path / "model"
+    argv = ["--corpus", "emodb", "--data", str(EMODB), "--out", str(out), "--epochs", "1",
+            "--cache-dir", str(cache_dir), "--quiet"]
+    assert train.main(argv) == 0
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "EmoDB" in card and "CC BY-NC-SA" not in card
+    m = model.load(out)
+    assert m.config.feature_names == features.NAMES and m.config.target == "pn"
+    x = np.random.default_rng(0).normal(size=(50, features.DIM)).astype(np.float32)
+    post = m.posteriors(x)
+    assert post.shape == (50, 5)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_model_load_errors_are_one_line(tmp_path):
+    with pytest.raises(model.ModelError, match="not a model directory"):
+        model.load(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(model.ModelError, match="invalid model") as e:
+        model.load(tmp_path)
+    assert "\n" not in str(e.value)
