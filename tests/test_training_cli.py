@@ -57,6 +57,16 @@ def test_train_writes_a_model_the_runtime_serves(tmp_path, cache_dir):
     assert post.shape == (50, 5)
     np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-5)
 
+    # New figures go into the card and config without touching the weights.
+    weights = (out / "model.safetensors").read_bytes()
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"corpus": "emodb", "system": "ctc", "target": "pn",
+                                   "uar": 81.25, "war": 80.5, "folds": 10}))
+    assert train.main(["--out", str(out), "--card-only", "--metrics", str(results)]) == 0
+    assert "| emodb | ctc | pn | 81.2 | 80.5 | 10 |" in (out / "MODEL_CARD.md").read_text()
+    assert model.load(out).config.metrics["emodb/ctc/pn"]["uar"] == 81.25
+    assert (out / "model.safetensors").read_bytes() == weights
+
 
 def test_model_load_errors_are_one_line(tmp_path):
     with pytest.raises(model.ModelError, match="not a model directory"):

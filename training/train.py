@@ -32,8 +32,8 @@ LICENCES = {
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", action="append", required=True, choices=("emodb", "ravdess", "iemocap", "manifest"))
-    p.add_argument("--data", action="append", required=True, type=Path, help="one per --corpus, in order")
+    p.add_argument("--corpus", action="append", default=[], choices=("emodb", "ravdess", "iemocap", "manifest"))
+    p.add_argument("--data", action="append", default=[], type=Path, help="one per --corpus, in order")
     p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.add_argument("--epochs", type=int, default=None)
@@ -43,15 +43,19 @@ def parse_args(argv=None):
     p.add_argument("--metrics", type=Path, action="append", default=[],
                    help="results.json of evaluation runs to quote in the model card")
     p.add_argument("--cache-dir", type=Path, default=dataset.cache.DEFAULT_CACHE)
+    p.add_argument("--card-only", action="store_true",
+                   help="do not train: rewrite the card and figures of the model in --out from --metrics")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    if len(args.corpus) != len(args.data):
-        p.error("give one --data per --corpus")
+    if len(args.corpus) != len(args.data) or (not args.corpus and not args.card_only):
+        p.error("give one or more --corpus, each with its --data")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.card_only:
+        return update_card(args.out, [json.loads(p.read_text()) for p in args.metrics])
     try:
         corpus = dataset.load(list(zip(args.corpus, args.data)), "lld", args.cache_dir, progress=not args.quiet)
     except ValueError as e:
@@ -74,17 +78,36 @@ def main(argv=None) -> int:
         training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpus, args.data)],
                   "utterances": len(train), "speakers": len(corpus.speakers), "fit": asdict(cfg),
                   "targets": stats.as_dict(), "seconds": round(seconds, 1), "skipped_files": corpus.errors},
-        metrics={f"{e['corpus']}/{e['system']}/{e['target']}": {"uar": e["uar"], "war": e["war"],
-                                                               "folds": e["folds"]} for e in evaluations},
+        metrics=figures(evaluations),
     )
-    model.save(args.out, config, fitted.state_dict_numpy(), model_card(args, config, evaluations))
+    model.save(args.out, config, fitted.state_dict_numpy(), model_card(config, evaluations))
     model.load(args.out)  # the runtime must be able to serve what we wrote
     print(json.dumps({"out": str(args.out), "utterances": len(train), "seconds": round(seconds, 1)}))
     return 0
 
 
-def model_card(args, config: model.ModelConfig, evaluations: list[dict]) -> str:
-    names = sorted(set(args.corpus))
+def figures(evaluations: list[dict]) -> dict:
+    return {f"{e['corpus']}/{e['system']}/{e['target']}": {"uar": e["uar"], "war": e["war"], "folds": e["folds"]}
+            for e in evaluations}
+
+
+def update_card(out: Path, evaluations: list[dict]) -> int:
+    """Record new measured figures in an existing model directory, weights untouched."""
+    try:
+        m = model.load(out, check_features=False)
+    except model.ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    m.config.metrics = figures(evaluations)
+    (out / model.CONFIG_FILE).write_text(m.config.to_json() + "\n")
+    (out / model.CARD_FILE).write_text(model_card(m.config, evaluations))
+    print(json.dumps({"out": str(out), "figures": len(evaluations)}))
+    return 0
+
+
+def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
+    corpora = [c.split(":", 1) for c in config.training["corpora"]]
+    names = sorted({c for c, _ in corpora})
     lines = [
         "# realtime_ser model card", "",
         f"**System:** BiLSTM-CTC after Han et al. (Interspeech 2018): one bidirectional LSTM layer "
@@ -93,7 +116,7 @@ def model_card(args, config: model.ModelConfig, evaluations: list[dict]) -> str:
         f"**Input:** {config.input_dim} frame descriptors, feature set `{config.feature_version}`, 10 ms hop.",
         f"**Classes:** {', '.join(config.labels)}.", "",
         "## Training data", "",
-        *[f"- {c} ({d}): {LICENCES[c]}" for c, d in zip(args.corpus, args.data)],
+        *[f"- {c} ({d}): {LICENCES[c]}" for c, d in corpora],
         f"- {config.training['utterances']} utterances, {config.training['speakers']} speakers, "
         f"acted speech; {config.training['targets']['clamped_too_short']} utterances had their CTC target clamped "
         "because they were too short.", "",

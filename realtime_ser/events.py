@@ -1,0 +1,133 @@
+"""Events a stream produces; each serialises to one JSON object (one JSON Lines line).
+
+Times (`time`, `start`, `end`) are seconds of the source audio: frame t starts at t * 0.01 s
+(frames are 10 ms apart). Every event also carries, outside its JSON by default, the
+wall-clock time it was produced (`produced_at`, time.monotonic()) and `latency_s`: how long
+after the audio at its reference time (`audio_time`) arrived in the engine it was produced.
+`to_dict(timing=True)` adds `latency_s` to the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+
+@dataclass
+class Event:
+    """Base class: `type` names the event in its JSON."""
+
+    type = "event"
+    # Timing, kept out of the JSON unless asked for (results must not depend on the clock).
+    produced_at: float | None = field(default=None, kw_only=True, repr=False, compare=False)
+    latency_s: float | None = field(default=None, kw_only=True, repr=False, compare=False)
+
+    @property
+    def audio_time(self) -> float:
+        """Source time whose arrival this event's latency is measured from."""
+        return getattr(self, "end", 0.0)
+
+    def to_dict(self, timing: bool = False) -> dict:
+        out = {"type": self.type}
+        for f in fields(self):
+            if f.name not in ("produced_at", "latency_s"):
+                out[f.name] = _plain(getattr(self, f.name))
+        if timing:
+            out["latency_s"] = None if self.latency_s is None else round(self.latency_s, 6)
+        return out
+
+    def to_json(self, timing: bool = False) -> str:
+        return json.dumps(self.to_dict(timing), ensure_ascii=False)
+
+
+def _plain(value):
+    """numpy values -> JSON-able Python values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Spike(Event):
+    """A decoded CTC label: an emotion spike starting at `time` (s)."""
+
+    type = "spike"
+    source: str
+    emotion: str
+    time: float
+
+    @property
+    def audio_time(self) -> float:
+        return self.time + 0.01
+
+
+@dataclass
+class Segment(Event):
+    """A stretch of emotional speech, closed by `endpoint_ms` of Null or the end of input.
+
+    start/end: first active frame's start, last active frame's end. emotion and scores by
+    the utterance rule over the segment's frames.
+    """
+
+    type = "segment"
+    source: str
+    start: float
+    end: float
+    emotion: str
+    scores: dict[str, float]
+
+
+@dataclass
+class Utterance(Event):
+    """The decision for a whole input (exactly one per input, at its end)."""
+
+    type = "utterance"
+    source: str
+    start: float
+    end: float
+    emotion: str
+    scores: dict[str, float]
+
+
+@dataclass
+class Partial(Event):
+    """The running decision over the input so far (from 0.0 to `end`)."""
+
+    type = "partial"
+    source: str
+    start: float
+    end: float
+    emotion: str
+    scores: dict[str, float]
+
+
+@dataclass
+class Posteriors(Event):
+    """Frame posteriors of frames start/0.01 ... (one row per 10 ms frame, columns = outputs)."""
+
+    type = "posteriors"
+    source: str
+    start: float
+    end: float
+    outputs: list[str]
+    posteriors: list[list[float]]
+
+
+@dataclass
+class Error(Event):
+    """A problem with one input; `error` is one line."""
+
+    type = "error"
+    source: str
+    error: str
+
+
+__all__ = ["Error", "Event", "Partial", "Posteriors", "Segment", "Spike", "Utterance"]

@@ -1,0 +1,328 @@
+"""Streaming engine: lifecycle, chunking invariance, batching, parity with the offline path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_ser import features, model
+from realtime_ser.audio import AudioError, load
+from realtime_ser.decoder import best_path_decision
+from realtime_ser.engine import Engine, EngineConfig
+from realtime_ser.lstm import StreamingBiLstm
+
+CHUNK_MS, RIGHT_MS, ENDPOINT_MS = 100, 200, 100
+
+
+def write_model(path, wavs, seed=0):
+    """A model directory with small random weights (hidden 128) and real feature statistics."""
+    rng = np.random.default_rng(seed)
+    hidden, dim = 128, features.DIM
+    feats = np.concatenate([features.extract(load(w), 16000) for w in wavs])
+    cfg = model.ModelConfig(
+        feature_version=features.VERSION, feature_names=list(features.NAMES),
+        norm_mean=feats.mean(0).tolist(), norm_std=(feats.std(0) + 1e-3).tolist(),
+        hidden=hidden, chunk_frames=10, right_context_frames=20)
+    w = {}
+    for sfx in ("", "_reverse"):
+        w[f"lstm.weight_ih_l0{sfx}"] = rng.normal(0, 0.5 / np.sqrt(dim), (4 * hidden, dim))
+        w[f"lstm.weight_hh_l0{sfx}"] = rng.normal(0, 1 / np.sqrt(hidden), (4 * hidden, hidden))
+        w[f"lstm.bias_ih_l0{sfx}"] = np.zeros(4 * hidden)
+        w[f"lstm.bias_hh_l0{sfx}"] = np.zeros(4 * hidden)
+    w["out.weight"] = rng.normal(0, 3 / np.sqrt(2 * hidden), (5, 2 * hidden))
+    w["out.bias"] = np.array([1.0, 0, 0, 0, 0])  # Null favoured: Null runs, hence segments
+    return model.save(path, cfg, w, "random test model\n")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, emodb_wavs):
+    return write_model(tmp_path_factory.mktemp("model") / "m", emodb_wavs[:2])
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir):
+    return Engine(EngineConfig(model=str(model_dir), chunk_ms=CHUNK_MS, right_context_ms=RIGHT_MS,
+                               endpoint_ms=ENDPOINT_MS, posteriors=True))
+
+
+@pytest.fixture(scope="module")
+def audio(emodb_wavs):
+    return [load(w) for w in emodb_wavs[:3]]
+
+
+def run(engine, samples, splits, source="x", rate=16000):
+    """Feed samples cut at `splits` (decoding after every piece); all events."""
+    s = engine.create_stream(source)
+    events = []
+    for piece in np.split(samples, splits):
+        s.accept_waveform(rate, piece)
+        engine.decode(engine.ready([s]))
+        events += s.events()
+    s.input_finished()
+    engine.decode([s])
+    return events + s.events()
+
+
+def chunked(n, size):
+    return np.arange(size, n, size)
+
+
+def random_cuts(n, seed):
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.integers(1, 4000, n // 500 + 1))
+
+
+def summary(events, types=("spike", "segment", "utterance")):
+    return [e.to_dict() for e in events if e.type in types]
+
+
+def same_events(a, b):
+    """Same events of each type, in order (how types interleave depends on the chunking)."""
+    def key(e):
+        return (e["type"], e.get("emotion"), e.get("start"), e.get("end"), e.get("time"))
+
+    for kind in ("spike", "segment", "utterance"):
+        xs = [e for e in a if e["type"] == kind]
+        ys = [e for e in b if e["type"] == kind]
+        assert [key(e) for e in xs] == [key(e) for e in ys]
+        for x, y in zip(xs, ys):
+            if "scores" in x:
+                assert x["scores"] == pytest.approx(y["scores"], abs=1e-5)
+
+
+def posteriors_of(events):
+    return np.concatenate([np.asarray(e.posteriors) for e in events if e.type == "posteriors"])
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_validate_and_str():
+    EngineConfig().validate()
+    for bad in (dict(chunk_ms=0), dict(chunk_ms=15), dict(right_context_ms=-10),
+                dict(endpoint_ms=5), dict(chunk_ms=1.5), dict(endpoint_ms=True)):
+        with pytest.raises(ValueError) as err:
+            EngineConfig(**bad).validate()
+        assert "\n" not in str(err.value) and next(iter(bad)) in str(err.value)
+    text = str(EngineConfig(chunk_ms=50, endpoint_ms=300))
+    assert "chunk=50 ms" in text and "endpoint=300 ms" in text and "right_context=model's" in text
+
+
+def test_engine_geometry(model_dir):
+    e = Engine(EngineConfig(model=str(model_dir)))
+    assert (e.chunk_frames, e.right_context_frames) == (10, 20)  # right context from the model
+    e = Engine(EngineConfig(model=str(model_dir), chunk_ms=40, right_context_ms=0))
+    assert (e.lstm.chunk, e.lstm.right) == (4, 0)
+    assert e.outputs == ["null", "anger", "happiness", "neutral", "sadness"]
+
+
+def test_missing_model_is_one_line(tmp_path):
+    with pytest.raises(model.ModelError) as err:
+        Engine(EngineConfig(model=str(tmp_path / "nope")))
+    assert "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_lifecycle(engine, audio):
+    x = audio[0]
+    s = engine.create_stream("utt")
+    assert not engine.ready([s]) and s.events() == []
+    s.accept_waveform(16000, x[:8000])
+    assert engine.ready([s]) == [s]
+    engine.decode([s])
+    assert not engine.ready([s])
+    first = s.events()
+    assert first and all(e.type in ("posteriors", "spike", "segment") for e in first)
+    running = s.result()
+    assert running.type == "partial" and running.end == s.num_frames * 0.01
+    s.accept_waveform(16000, x[8000:])
+    s.input_finished()
+    assert engine.ready([s]) == [s]
+    engine.decode([s])
+    rest = s.events()
+    assert [e.type for e in rest].count("utterance") == 1 and rest[-1].type == "utterance"
+    final = s.result()
+    assert final is rest[-1] and final.end == pytest.approx(len(x) / 16000)
+    assert set(final.scores) == set(engine.labels) and sum(final.scores.values()) == pytest.approx(1, abs=1e-4)
+    assert not engine.ready([s])
+    engine.decode([s])  # a finished stream is left alone
+    assert s.events() == []
+    with pytest.raises(ValueError):
+        s.accept_waveform(16000, x[:100])
+    # reset: a fresh input, same results
+    s.reset()
+    again = run_stream(engine, s, x)
+    same_events(summary(first + rest), summary(again))
+
+
+def run_stream(engine, s, x):
+    s.accept_waveform(16000, x)
+    s.input_finished()
+    engine.decode([s])
+    return s.events()
+
+
+def test_events_carry_latency(engine, audio):
+    events = run(engine, audio[1], chunked(len(audio[1]), 1600))
+    assert all(e.latency_s is not None and e.latency_s >= 0 and e.produced_at for e in events)
+    assert "latency_s" in events[-1].to_dict(timing=True) and "latency_s" not in events[-1].to_dict()
+
+
+def test_segments_are_ordered_and_apart(engine, audio):
+    for x in audio:
+        events = run(engine, x, chunked(len(x), 1600))
+        segs = [e for e in events if e.type == "segment"]
+        assert segs, "the test model should produce segments"
+        for a in segs:
+            assert 0 <= a.start < a.end <= len(x) / 16000 + 0.01
+            assert a.emotion in engine.labels and a.emotion == max(a.scores, key=a.scores.get)
+        for a, b in zip(segs, segs[1:]):
+            assert b.start - a.end >= ENDPOINT_MS / 1000 - 1e-9
+        assert [e.type for e in events].count("utterance") == 1
+
+
+def test_is_endpoint(engine):
+    s = engine.create_stream()
+    s.accept_waveform(16000, np.zeros(16000, np.float32))  # silence
+    engine.decode([s])
+    assert not s.is_endpoint()  # no segment before it, so no endpoint
+
+
+def test_empty_and_bad_input(engine):
+    s = engine.create_stream("empty")
+    s.input_finished()
+    engine.decode([s])
+    (event,) = s.events()
+    assert event.type == "error" and event.source == "empty" and "no samples" in event.error
+    s = engine.create_stream("nan")
+    with pytest.raises(AudioError, match="^nan: .*NaN"):
+        s.accept_waveform(16000, np.array([0.0, np.nan], np.float32))
+    with pytest.raises(AudioError, match="^nan: .*below"):
+        s.accept_waveform(4000, np.zeros(10, np.float32))
+
+
+# ---------------------------------------------------------------- invariance and parity
+
+
+@pytest.mark.parametrize("cut", ["1ms", "7ms", "100ms", "random"])
+def test_results_independent_of_chunking(engine, audio, cut):
+    x = audio[0]
+    reference = run(engine, x, [])
+    splits = {"1ms": chunked(len(x), 16), "7ms": chunked(len(x), 112),
+              "100ms": chunked(len(x), 1600), "random": random_cuts(len(x), 3)}[cut]
+    events = run(engine, x, splits[splits < len(x)])
+    same_events(summary(reference), summary(events))
+    np.testing.assert_allclose(posteriors_of(reference), posteriors_of(events), atol=1e-5)
+
+
+def test_other_rates_and_channels(engine, audio):
+    """44.1 kHz int16 stereo: the same events however it is cut."""
+    import soxr
+
+    x = soxr.resample(audio[1], 16000, 44100)
+    stereo = (np.stack([x, 0.5 * x], 1) * 32767).astype(np.int16)
+    whole = run(engine, stereo, [], rate=44100)
+    cut = run(engine, stereo, chunked(len(stereo), 441), rate=44100)
+    same_events(summary(whole), summary(cut))
+    (utt,) = [e for e in cut if e.type == "utterance"]
+    assert utt.end == pytest.approx(len(x) / 44100)
+
+
+def test_batched_decode_equals_alone(engine, audio, monkeypatch):
+    alone = [run(engine, x, chunked(len(x), 1600), source=str(i)) for i, x in enumerate(audio)]
+    calls = []
+    step = engine.lstm.step_batch
+
+    def spy(states, inputs, finish=False):
+        calls.append(len(states))
+        return step(states, inputs, finish=finish)
+
+    monkeypatch.setattr(engine.lstm, "step_batch", spy)
+    streams = [engine.create_stream(str(i)) for i in range(len(audio))]
+    events = [[] for _ in audio]
+    sizes = [160, 700, 1600]  # each stream its own piece size
+    pos = [0] * len(audio)
+    while any(p < len(x) for p, x in zip(pos, audio)):
+        for i, (s, x) in enumerate(zip(streams, audio)):
+            if pos[i] < len(x):
+                s.accept_waveform(16000, x[pos[i]:pos[i] + sizes[i]])
+                pos[i] += sizes[i]
+                if pos[i] >= len(x):
+                    s.input_finished()
+        engine.decode(streams)
+        for i, s in enumerate(streams):
+            events[i] += s.events()
+    engine.decode(streams)
+    for i, s in enumerate(streams):
+        events[i] += s.events()
+    assert calls and max(calls) == len(audio)  # one BiLSTM step for all streams
+    for a, b in zip(alone, events):
+        same_events(summary(a), summary(b))
+        assert [e.type for e in b].count("utterance") == 1
+
+
+def test_utterance_equals_offline_decision(engine, audio):
+    m = engine.model
+    for x in audio:
+        events = run(engine, x, random_cuts(len(x), 7))
+        (utt,) = [e for e in events if e.type == "utterance"]
+        lstm = StreamingBiLstm(m, CHUNK_MS // 10, RIGHT_MS // 10)
+        feats = m.normalize(features.extract(x, 16000))
+        logits = np.concatenate([lstm.accept(feats), lstm.finish()])
+        z = np.exp(logits - logits.max(1, keepdims=True))
+        post = z / z.sum(1, keepdims=True)
+        decision, info = best_path_decision(post, m.config.blank)
+        assert utt.emotion == m.config.labels[decision]
+        assert list(utt.scores.values()) == pytest.approx(info["scores"].tolist(), abs=1e-5)
+        np.testing.assert_allclose(posteriors_of(events), post, atol=1e-5)
+        segs = [(e.start, e.end, e.emotion) for e in events if e.type == "segment"]
+        assert segs == offline_segments(post, m.config, ENDPOINT_MS // 10)
+
+
+def offline_segments(post, cfg, endpoint):
+    """Reference: active frames grouped where fewer than `endpoint` Null frames part them."""
+    active = np.flatnonzero(post.argmax(1) != cfg.blank)
+    if not active.size:
+        return []
+    breaks = np.flatnonzero(np.diff(active) > endpoint) + 1
+    out = []
+    for group in np.split(active, breaks):
+        a, b = group[0], group[-1] + 1
+        decision, _ = best_path_decision(post[a:b], cfg.blank)
+        out.append((round(a * 0.01, 6), round(b * 0.01, 6), cfg.labels[decision]))
+    return out
+
+
+def test_default_model_if_present(audio):
+    if not (model.DEFAULT_DIR / model.CONFIG_FILE).exists():
+        pytest.skip("no bundled default model yet")
+    e = Engine(EngineConfig())
+    events = run(e, audio[0], chunked(len(audio[0]), 1600))
+    assert [ev.type for ev in events].count("utterance") == 1
+
+
+def test_segment_boundaries_on_synthetic_posteriors(engine):
+    """A Null gap of endpoint frames splits; one frame fewer does not; repeats merge."""
+    from realtime_ser.engine import _SegmentTracker
+
+    n = ENDPOINT_MS // 10
+
+    def rows(path):
+        post = np.full((len(path), 5), 0.05, np.float32)
+        post[np.arange(len(path)), path] = 0.8
+        return post
+
+    path = [0] * 3 + [1, 1, 0, 1] + [0] * (n - 1) + [2] + [0] * n + [4, 4] + [0] * 2
+    post = rows(path)
+    for cut in (1, 4, len(path)):
+        tracker = _SegmentTracker(engine)
+        made = []
+        for a in range(0, len(path), cut):
+            made += tracker.accept(post[a:a + cut], a)
+        made.append(tracker.close())
+        segs = [(s.start, s.end, s.emotion) for s in (f("x") for f in made)]
+        assert segs == [(0.03, round(0.01 * (7 + n), 6), "anger"),
+                        (round(0.01 * (7 + 2 * n), 6), round(0.01 * (9 + 2 * n), 6), "sadness")]
+        assert tracker.close() is None
