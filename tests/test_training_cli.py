@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from realtime_ser import features, model
-from training import evaluate, train
+from training import evaluate, latency, train
 from tests.conftest import EMODB
 
 
@@ -31,6 +31,17 @@ def test_evaluate_one_fold_then_resume(tmp_path, cache_dir, capsys):
     posts = np.load(out / "folds" / "fold_00_posteriors.npz")
     assert set(posts.files) == set(fold["utt_ids"])
     assert posts[fold["utt_ids"][0]].shape[1] == 5
+
+    # The fold model serves its held-out speaker offline and chunk by chunk.
+    assert model.load(out / "folds" / "fold_00_model").config.training["held_out_speakers"] == ["03"]
+    lat = tmp_path / "latency"
+    assert latency.main(["--run", str(out), "--out", str(lat), "--chunks-ms", "100", "--right-context-ms", "0",
+                         "--cache-dir", str(cache_dir)]) == 0
+    rows = json.loads((lat / "latency.json").read_text())
+    assert [(r["chunk_ms"], r["right_context_ms"]) for r in rows] == [(None, 0), (100, 0)]
+    assert rows[0]["uar"] == pytest.approx(line["uar"], abs=1e-6)  # offline serving == training's decisions
+    assert (lat / "latency.png").stat().st_size > 0
+    capsys.readouterr()
 
     # Resume: the saved fold is reused, not retrained (its file stays untouched).
     stamp = (out / "folds" / "fold_00.json").stat().st_mtime_ns

@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--folds", type=int, default=0, help="speaker folds (default 0: leave one speaker out)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the system's)")
+    p.add_argument("--chunk-ms", type=int, default=None,
+                   help="ctc/lee: train latency-controlled (backward LSTM over chunks); default whole utterances")
+    p.add_argument("--right-context-ms", type=int, default=0, help="with --chunk-ms: backward lookahead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="folds trained in parallel")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -52,7 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def fit_config(args) -> FitConfig:
-    cfg = FitConfig(system=args.system, seed=args.seed, device=args.device, threads=1)
+    chunk = args.chunk_ms // 10 if args.chunk_ms else None
+    cfg = FitConfig(system=args.system, seed=args.seed, device=args.device, threads=1, chunk_frames=chunk,
+                    right_context_frames=args.right_context_ms // 10 if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
     return cfg
@@ -84,6 +89,7 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
     if args.system == "ctc":  # frame posteriors of held-out speech, for the alignment analysis
         posts = {u.utt_id: fitted.frame_posteriors(s.feats).astype(np.float16) for u, s in zip(test_utts, test)}
         np.savez_compressed(args.out / "folds" / f"fold_{index:02d}_posteriors.npz", **posts)
+        save_fold_model(args.out / "folds" / f"fold_{index:02d}_model", fitted, norm, args, test_speakers)
     return {
         "fold": index, "test_speakers": test_speakers,
         "utt_ids": [u.utt_id for u in test_utts], "y_true": y.tolist(), "y_pred": pred.tolist(),
@@ -94,8 +100,20 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
     }
 
 
+def save_fold_model(path: Path, fitted, norm, args, test_speakers) -> None:
+    """The fold's model as a runtime model directory (for streaming/latency studies on held-out speakers)."""
+    from realtime_ser import features, model
+
+    config = model.ModelConfig(
+        system="ctc", feature_version=features.VERSION, feature_names=list(features.NAMES),
+        norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=fitted.cfg.hidden, target=args.target,
+        chunk_frames=fitted.chunking["chunk_frames"], right_context_frames=fitted.chunking["right_context_frames"],
+        training={"corpora": [f"{args.corpus}:{args.data}"], "held_out_speakers": test_speakers})
+    model.save(path, config, fitted.state_dict_numpy(), f"Fold model of an evaluation run; held out: {test_speakers}\n")
+
+
 def fingerprint(args) -> dict:
-    keys = ("corpus", "system", "target", "folds", "epochs", "seed")
+    keys = ("corpus", "system", "target", "folds", "epochs", "seed", "chunk_ms", "right_context_ms")
     run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k in keys}
     run["data"] = str(args.data.resolve())
     run["fit"] = asdict(fit_config(args))

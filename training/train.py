@@ -37,6 +37,9 @@ def parse_args(argv=None):
     p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--chunk-ms", type=int, default=None,
+                   help="train latency-controlled: backward LSTM over chunks of this length (default: whole utterances)")
+    p.add_argument("--right-context-ms", type=int, default=0, help="with --chunk-ms: backward lookahead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
@@ -64,7 +67,9 @@ def main(argv=None) -> int:
     norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in corpus.utterances])
     stats = dataset.TargetStats()
     train = dataset.samples(corpus, corpus.utterances, "ctc", args.target, norm, stats)
-    cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads)
+    chunk = args.chunk_ms // 10 if args.chunk_ms else None
+    cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads, chunk_frames=chunk,
+                    right_context_frames=args.right_context_ms // 10 if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
     t0 = time.perf_counter()
@@ -75,6 +80,7 @@ def main(argv=None) -> int:
         system="ctc", labels=list(EMOTIONS), blank=0,
         feature_version=features.VERSION, feature_names=list(features.NAMES),
         norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=cfg.hidden, target=args.target,
+        **fitted.chunking,
         training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpus, args.data)],
                   "utterances": len(train), "speakers": len(corpus.speakers), "fit": asdict(cfg),
                   "targets": stats.as_dict(), "seconds": round(seconds, 1), "skipped_files": corpus.errors},

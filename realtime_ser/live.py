@@ -1,0 +1,470 @@
+"""Live emotion recognition from a microphone, shown in the terminal or as JSON Lines.
+
+    python -m realtime_ser.live [--device N|NAME] [--list-devices] [--jsonl] [--model DIR]
+        [--chunk-ms 100] [--right-context-ms MS] [--endpoint-ms 500] [--duration S]
+        [--samplerate HZ]
+
+The sounddevice callback only copies each block into a bounded queue (put_nowait; a full
+queue counts a drop, PortAudio's input overflow flag counts an overflow). The main thread
+takes blocks from the queue, feeds the engine at the device's own rate (the engine
+resamples), decodes and redraws the display (rich, 12 Hz) or prints events.
+
+--jsonl prints the events of `python -m realtime_ser.stream` (spike, segment, then exactly one
+utterance when capture ends: Ctrl-C, SIGTERM or --duration), source "mic:<device name>".
+Problems are one line on stderr: exit 2 before capture starts (model, options, device),
+exit 1 when the device is lost during capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import queue
+import signal
+import statistics
+import sys
+import time
+from collections import deque
+
+import numpy as np
+
+from realtime_ser.engine import Engine, EngineConfig, Stream
+from realtime_ser.events import Error, Event, Segment, Spike
+from realtime_ser.model import ModelError
+
+PROG = "python -m realtime_ser.live"
+BLOCK_S = 0.02          # audio per callback block
+QUEUE_S = 2.0           # audio the queue holds before blocks are dropped
+STALL_S = 5.0           # no audio for this long while capturing: the device is lost
+REFRESH_HZ = 12
+TIMELINE_S = 10.0
+LEVEL_DECAY_DB = 3.0    # how fast the level meter falls, dB per update
+
+
+class LiveError(Exception):
+    """A problem to report as one line; `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(" ".join(str(message).split()))
+        self.code = code
+
+
+# ------------------------------------------------------------------ options
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=PROG, description="Real-time speech emotion recognition "
+                                "from a microphone.")
+    p.add_argument("--device", default=None, metavar="N|NAME", help="input device (default: system default)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--jsonl", action="store_true", help="no display: events as JSON Lines on stdout")
+    p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
+    p.add_argument("--chunk-ms", type=int, default=100, help="BiLSTM chunk, ms (default 100)")
+    p.add_argument("--right-context-ms", type=int, default=None,
+                   help="BiLSTM right context, ms (default: the model's, else 200)")
+    p.add_argument("--endpoint-ms", type=int, default=500, help="Null run that ends a segment, ms (default 500)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--samplerate", type=int, default=None, metavar="HZ",
+                   help="capture rate (default: the device's default rate)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        sd = load_sounddevice()
+        if args.list_devices:
+            return list_devices(sd)
+        engine = load_engine(args)
+        device = find_device(sd, args.device)
+        rate = args.samplerate or int(device["default_samplerate"])
+        return run(sd, engine, device, rate, args)
+    except LiveError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.code
+
+
+def load_sounddevice():
+    try:
+        import sounddevice
+    except OSError as err:  # the PortAudio library itself is missing
+        raise LiveError(f"cannot load PortAudio ({err}); install libportaudio2") from None
+    except ImportError:
+        raise LiveError("the sounddevice package is not installed (pip install sounddevice)") from None
+    return sounddevice
+
+
+def load_engine(args) -> Engine:
+    config = EngineConfig(model=args.model, chunk_ms=args.chunk_ms,
+                          right_context_ms=args.right_context_ms, endpoint_ms=args.endpoint_ms)
+    if args.duration is not None and not args.duration > 0:
+        raise LiveError(f"--duration must be positive, got {args.duration}")
+    try:
+        return Engine(config)
+    except (ModelError, ValueError, OSError) as err:
+        raise LiveError(err) from None
+
+
+# ------------------------------------------------------------------ devices
+
+
+def input_devices(sd) -> list[dict]:
+    try:
+        devices = list(sd.query_devices())
+    except sd.PortAudioError as err:
+        raise LiveError(f"cannot query audio devices ({err})") from None
+    return [d for d in devices if d.get("max_input_channels", 0) > 0]
+
+
+def list_devices(sd) -> int:
+    devices = input_devices(sd)
+    if not devices:
+        print(f"{PROG}: error: no input device found", file=sys.stderr)
+        return 2
+    default = default_input_index(sd)
+    for d in devices:
+        mark = "*" if d["index"] == default else " "
+        print(f"{mark} {d['index']:3d}  {d['name']}  ({d['max_input_channels']} in, "
+              f"{d['default_samplerate']:.0f} Hz)")
+    return 0
+
+
+def default_input_index(sd):
+    try:
+        return sd.default.device[0]
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
+def find_device(sd, spec: str | None) -> dict:
+    """The input device's info for --device (index or name part), or the default one."""
+    if not input_devices(sd):
+        raise LiveError("no input device found (no microphone, or no sound server running)")
+    key = int(spec) if spec is not None and spec.strip().isdigit() else spec
+    try:
+        return dict(sd.query_devices(key, kind="input"))
+    except (ValueError, sd.PortAudioError) as err:
+        what = "no default input device" if spec is None else f"bad --device {spec!r}"
+        raise LiveError(f"{what}: {err}") from None
+
+
+# ------------------------------------------------------------------ capture
+
+
+class Capture:
+    """The audio callback's side: a bounded queue of (arrival time, mono block) and counters."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+        self.drops = 0
+        self.overflows = 0
+        self.finished = False
+
+    def callback(self, indata, frames, time_info, status) -> None:
+        """Never blocks: copy, put_nowait, count what went wrong."""
+        if status and getattr(status, "input_overflow", False):
+            self.overflows += 1
+        try:
+            self.queue.put_nowait((time.monotonic(), np.array(indata[:, 0], np.float32)))
+        except queue.Full:
+            self.drops += 1
+
+    def on_finished(self) -> None:
+        self.finished = True
+
+    def take(self, timeout: float) -> list:
+        """Every queued block (waiting up to timeout for the first)."""
+        try:
+            blocks = [self.queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                blocks.append(self.queue.get_nowait())
+            except queue.Empty:
+                return blocks
+
+
+def open_input(sd, device: dict, rate: int, capture: Capture):
+    """A started mono InputStream feeding `capture`."""
+    blocksize = max(1, int(rate * BLOCK_S))
+    try:
+        stream = sd.InputStream(device=device["index"], samplerate=rate, channels=1, dtype="float32",
+                                blocksize=blocksize, callback=capture.callback,
+                                finished_callback=capture.on_finished)
+        stream.start()
+    except (sd.PortAudioError, ValueError) as err:
+        raise LiveError(f"cannot open input device {device['name']!r} at {rate} Hz: {err}") from None
+    return stream
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the capture loop then finishes the input cleanly."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum, frame) -> None:
+        self.set = True
+
+
+# ------------------------------------------------------------------ main loop
+
+
+def run(sd, engine: Engine, device: dict, rate: int, args) -> int:
+    capture = Capture(int(QUEUE_S / BLOCK_S))
+    stream = engine.create_stream(f"mic:{device['name']}")
+    view = None if args.jsonl else View(device["name"], rate, engine.labels, capture)
+    out = JsonlOutput() if args.jsonl else view
+    if args.jsonl:
+        print(f"{PROG}: listening on {device['name']!r} at {rate} Hz", file=sys.stderr, flush=True)
+    with StopFlag() as stop:
+        mic = open_input(sd, device, rate, capture)
+        try:
+            lost = loop(engine, stream, capture, rate, args.duration, stop, view, out)
+        finally:
+            close_quietly(mic)
+    stream.input_finished()
+    engine.decode([stream])
+    ok = out.add(stream.events())
+    if view is not None:
+        view.print_final()
+    if lost:
+        print(f"{PROG}: error: {lost}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
+def loop(engine, stream, capture, rate, duration, stop, view, out) -> str | None:
+    """Feed and decode until stopped; returns a message if the device was lost."""
+    start = last_audio = time.monotonic()
+    live = view.start() if view is not None else None
+    try:
+        while not stop.set:
+            now = time.monotonic()
+            if duration is not None and now - start >= duration:
+                return None
+            blocks = capture.take(timeout=0.05)
+            if blocks:
+                last_audio = now
+                feed(engine, stream, blocks, rate, view)
+                out.add(stream.events())
+            elif capture.finished:
+                return "input device stopped (device lost?)"
+            elif now - last_audio > STALL_S:
+                return f"no audio from the input device for {STALL_S:.0f} s (device lost?)"
+            if view is not None:
+                view.refresh(live, stream)
+        return None
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def feed(engine: Engine, stream: Stream, blocks: list, rate: int, view) -> None:
+    samples = np.concatenate([b for _, b in blocks])
+    stream.accept_waveform(rate, samples)
+    if view is not None:
+        view.audio(samples, time.monotonic() - blocks[0][0])
+    if engine.ready([stream]):
+        engine.decode([stream])
+
+
+def close_quietly(mic) -> None:
+    try:
+        mic.stop()
+        mic.close()
+    except Exception:  # noqa: BLE001 - the device may already be gone
+        pass
+
+
+class JsonlOutput:
+    """Events to stdout, one JSON object a line, flushed."""
+
+    def add(self, events: list[Event]) -> bool:
+        ok = True
+        for event in events:
+            ok &= not isinstance(event, Error)
+            sys.stdout.write(event.to_json() + "\n")
+        sys.stdout.flush()
+        return ok
+
+
+# ------------------------------------------------------------------ display
+
+
+COLORS = {"anger": "red", "happiness": "yellow", "neutral": "white", "sadness": "blue"}
+
+
+def color(emotion: str) -> str:
+    return COLORS.get(emotion, "cyan")
+
+
+def dbfs(samples: np.ndarray) -> tuple[float, float]:
+    """(RMS, peak) level in dBFS, floored at -90."""
+    if not len(samples):
+        return -90.0, -90.0
+    rms = math.sqrt(float(np.mean(np.square(samples, dtype=np.float64))))
+    peak = float(np.max(np.abs(samples)))
+    return tuple(max(-90.0, 20 * math.log10(max(v, 1e-9))) for v in (rms, peak))
+
+
+def bar(fraction: float, width: int) -> str:
+    n = int(round(min(max(fraction, 0.0), 1.0) * width))
+    return "█" * n + "·" * (width - n)
+
+
+class View:
+    """What the terminal shows; fed by the main loop, drawn with rich."""
+
+    def __init__(self, device: str, rate: int, labels: list[str], capture: Capture) -> None:
+        from rich.console import Console
+
+        self.console = Console()
+        self.device, self.rate, self.labels, self.capture = device, rate, labels, capture
+        self.level = (-90.0, -90.0)
+        self.queue_wait = deque(maxlen=50)
+        self.latency = deque(maxlen=50)
+        self.segments: deque[Segment] = deque(maxlen=200)
+        self.spikes: deque[Spike] = deque(maxlen=500)
+        self.running = None
+        self.duration = 0.0
+        self.final = None
+        self.errors: list[str] = []
+        self._next_draw = 0.0
+
+    def start(self):
+        from rich.live import Live
+
+        live = Live(self.render(), console=self.console, auto_refresh=False, transient=False)
+        live.start()
+        return live
+
+    def audio(self, samples: np.ndarray, waited: float) -> None:
+        """New samples: level (falling back at most LEVEL_DECAY_DB per update) and queue wait."""
+        new = dbfs(samples)
+        self.level = tuple(max(n, old - LEVEL_DECAY_DB) for n, old in zip(new, self.level))
+        self.queue_wait.append(waited)
+
+    def add(self, events: list[Event]) -> bool:
+        for e in events:
+            if e.latency_s is not None:
+                self.latency.append(e.latency_s)
+            if isinstance(e, Segment):
+                self.segments.append(e)
+            elif isinstance(e, Spike):
+                self.spikes.append(e)
+            elif isinstance(e, Error):
+                self.errors.append(e.error)
+            elif e.type == "utterance":
+                self.final = e
+        return not self.errors
+
+    def refresh(self, live, stream: Stream) -> None:
+        now = time.monotonic()
+        if now < self._next_draw:
+            return
+        self._next_draw = now + 1.0 / REFRESH_HZ
+        self.running = stream.result()
+        self.duration = stream.duration
+        live.update(self.render(), refresh=True)
+
+    def print_final(self) -> None:
+        if self.final is not None:
+            self.console.print(f"utterance: [bold {color(self.final.emotion)}]{self.final.emotion}[/] "
+                               f"({self.final.end:.1f} s)")
+        for message in self.errors:
+            self.console.print(f"error: {message}")
+
+    # -------------------------------------------------------------- drawing
+
+    def render(self):
+        from rich.console import Group
+        from rich.panel import Panel
+
+        parts = [self._level_line(), "", *self._score_lines(), "", self._timeline(), self._status_line()]
+        return Panel(Group(*parts), title=f"realtime_ser live · {self.device} @ {self.rate} Hz",
+                     title_align="left", width=78)
+
+    def _level_line(self):
+        from rich.text import Text
+
+        rms, peak = self.level
+        line = Text("level     ")
+        style = "red" if peak > -1 else "green"
+        line.append(bar((rms + 60) / 60, 40), style=style)
+        line.append(f" {rms:6.1f} dBFS (peak {peak:5.1f})")
+        return line
+
+    def _score_lines(self):
+        from rich.text import Text
+
+        result = self.running
+        scores = result.scores if result is not None else {}
+        head = Text("emotion   ")
+        if result is not None and self.duration > 0:
+            head.append(result.emotion.upper(), style=f"bold {color(result.emotion)}")
+            head.append(f"   (running decision over {self.duration:.1f} s)")
+        else:
+            head.append("…waiting for audio", style="dim")
+        lines = [head]
+        for label in self.labels:
+            p = float(scores.get(label, 0.0))
+            line = Text(f"{label:<10}")
+            line.append(bar(p, 40), style=color(label))
+            line.append(f" {p:5.2f}")
+            lines.append(line)
+        return lines
+
+    def _timeline(self):
+        """The last TIMELINE_S s of audio: segments as letters, spikes as bold marks."""
+        from rich.text import Text
+
+        width = 60
+        end = max(self.duration, TIMELINE_S)
+        t0 = end - TIMELINE_S
+        cells = [("·", "dim")] * width
+
+        def cell(t: float) -> int:
+            return int((t - t0) / TIMELINE_S * width)
+
+        for seg in self.segments:
+            for i in range(max(0, cell(seg.start)), min(width, cell(seg.end) + 1)):
+                cells[i] = (seg.emotion[:1].upper(), f"black on {color(seg.emotion)}")
+        for spike in self.spikes:
+            i = cell(spike.time)
+            if 0 <= i < width:
+                under = cells[i][1].partition(" on ")[2]
+                cells[i] = ("|", f"bold {color(spike.emotion)}" + (f" on {under}" if under else ""))
+        line = Text(f"last {TIMELINE_S:.0f} s ")
+        for ch, style in cells:
+            line.append(ch, style=style)
+        return line
+
+    def _status_line(self):
+        from rich.text import Text
+
+        lat = f"{statistics.median(self.latency) * 1000:.0f} ms" if self.latency else "—"
+        wait = f"{statistics.median(self.queue_wait) * 1000:.0f} ms" if self.queue_wait else "—"
+        lost = self.capture.drops or self.capture.overflows
+        return Text.assemble(
+            f"latency   {lat} (median of last {len(self.latency)} events), queue wait {wait}\n",
+            (f"drops {self.capture.drops}  overflows {self.capture.overflows}", "bold red" if lost else ""),
+            f"  segments {len(self.segments)}  audio {self.duration:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
