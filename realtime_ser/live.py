@@ -175,7 +175,7 @@ class Capture:
     def take(self, timeout: float) -> list:
         """Every queued block (waiting up to timeout for the first)."""
         try:
-            blocks = [self.queue.get(timeout=timeout)]
+            blocks = [self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()]
         except queue.Empty:
             return []
         while True:
@@ -229,14 +229,17 @@ def run(sd, engine: Engine, device: dict, rate: int, args) -> int:
     stream = engine.create_stream(f"mic:{device['name']}")
     view = None if args.jsonl else View(device["name"], rate, engine.labels, capture)
     out = JsonlOutput() if args.jsonl else view
-    if args.jsonl:
-        print(f"{PROG}: listening on {device['name']!r} at {rate} Hz", file=sys.stderr, flush=True)
     with StopFlag() as stop:
         mic = open_input(sd, device, rate, capture)
+        if args.jsonl:
+            print(f"{PROG}: listening on {device['name']!r} at {rate} Hz", file=sys.stderr, flush=True)
         try:
             lost = loop(engine, stream, capture, rate, args.duration, stop, view, out)
         finally:
             close_quietly(mic)
+    rest = capture.take(timeout=0)
+    if rest:
+        feed(engine, stream, rest, rate, None)
     stream.input_finished()
     engine.decode([stream])
     ok = out.add(stream.events())

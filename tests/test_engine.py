@@ -295,10 +295,9 @@ def offline_segments(post, cfg, endpoint):
     return out
 
 
-def test_default_model_if_present(audio):
-    if not (model.DEFAULT_DIR / model.CONFIG_FILE).exists():
-        pytest.skip("no bundled default model yet")
+def test_bundled_default_model(audio):
     e = Engine(EngineConfig())
+    assert e.labels == ["anger", "happiness", "neutral", "sadness"]
     events = run(e, audio[0], chunked(len(audio[0]), 1600))
     assert [ev.type for ev in events].count("utterance") == 1
 

@@ -49,7 +49,7 @@ class Sample:
 @dataclass
 class FitConfig:
     system: str
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -62,7 +62,7 @@ class FitConfig:
     amp: str = "fp16"             # cuda only: fp16 (+GradScaler) | bf16 | off
     class_weights: bool = True    # weighted CE; CTC: per-utterance loss weight
     valid_fraction: float = 0.1   # stratified hold-out for best-epoch choice
-    patience: int = 6             # stop after this many epochs without improvement; 0 = off
+    patience: int = 0             # stop after this many epochs without improvement; 0 = off
     eval_batch_size: int = 64
     elm_hidden: int = 1000
     elm_regs: tuple = (0.01, 0.1, 1.0, 10.0, 100.0)   # ridge candidates tried on the valid split

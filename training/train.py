@@ -114,13 +114,19 @@ def update_card(out: Path, evaluations: list[dict]) -> int:
 def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
     corpora = [c.split(":", 1) for c in config.training["corpora"]]
     names = sorted({c for c, _ in corpora})
+    fit_cfg = config.training.get("fit", {})
+    chunk = ("whole utterances" if config.chunk_frames is None else
+             f"chunks of {config.chunk_frames * 10} ms + {config.right_context_frames * 10} ms right context")
     lines = [
         "# realtime_ser model card", "",
-        f"**System:** BiLSTM-CTC after Han et al. (Interspeech 2018): one bidirectional LSTM layer "
+        f"- **System:** BiLSTM-CTC after Han et al. (Interspeech 2018): one bidirectional LSTM layer "
         f"({config.hidden}+{config.hidden} cells), 5 outputs ({', '.join(config.outputs)}; null is the CTC blank), "
-        f"trained on label sequences of length {config.target.upper()}.",
-        f"**Input:** {config.input_dim} frame descriptors, feature set `{config.feature_version}`, 10 ms hop.",
-        f"**Classes:** {', '.join(config.labels)}.", "",
+        f"trained on label sequences of length {config.target.upper()}, on {chunk}.",
+        f"- **Input:** {config.input_dim} frame descriptors, feature set `{config.feature_version}`, 10 ms hop.",
+        f"- **Classes:** {', '.join(config.labels)}.",
+        f"- **Recipe:** Adam lr {fit_cfg.get('lr')}, batch {fit_cfg.get('batch_size')}, up to {fit_cfg.get('epochs')} "
+        f"epochs (patience {fit_cfg.get('patience')}), dropout {fit_cfg.get('dropout')}, class-balanced, seed "
+        f"{fit_cfg.get('seed')}; the epoch with the best UAR on a 10% stratified hold-out is kept.", "",
         "## Training data", "",
         *[f"- {c} ({d}): {LICENCES[c]}" for c, d in corpora],
         f"- {config.training['utterances']} utterances, {config.training['speakers']} speakers, "
@@ -140,7 +146,8 @@ def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
         lines += [f"| {e['corpus']} | {e['system']} | {e['target']} | {e['uar']:.1f} | {e['war']:.1f} | {e['folds']} |"
                   for e in evaluations]
         lines.append("")
-        lines.append("These are evaluation runs with the same recipe; the bundled weights are trained on all speakers.")
+        lines.append("Figures of `python -m training.evaluate` runs (the same architecture and target, held-out "
+                     "speakers); the bundled weights themselves are trained on all speakers of the corpora above.")
     else:
         lines.append("None recorded (trained without --metrics).")
     lines += ["", "## Limits", "",
