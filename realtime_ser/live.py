@@ -39,6 +39,7 @@ STALL_S = 5.0           # no audio for this long while capturing: the device is 
 REFRESH_HZ = 12
 TIMELINE_S = 10.0
 LEVEL_DECAY_DB = 3.0    # how fast the level meter falls, dB per update
+BAR_WIDTH = 34
 
 
 class LiveError(Exception):
@@ -82,6 +83,9 @@ def main(argv=None) -> int:
     except LiveError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.code
+    except KeyboardInterrupt:  # before capture started
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 def load_sounddevice():
@@ -237,7 +241,7 @@ def run(sd, engine: Engine, device: dict, rate: int, args) -> int:
             lost = loop(engine, stream, capture, rate, args.duration, stop, view, out)
         finally:
             close_quietly(mic)
-    rest = capture.take(timeout=0)
+    rest = [] if lost else capture.take(timeout=0)
     if rest:
         feed(engine, stream, rest, rate, None)
     stream.input_finished()
@@ -263,7 +267,10 @@ def loop(engine, stream, capture, rate, duration, stop, view, out) -> str | None
             blocks = capture.take(timeout=0.05)
             if blocks:
                 last_audio = now
-                feed(engine, stream, blocks, rate, view)
+                try:
+                    feed(engine, stream, blocks, rate, view)
+                except ValueError as err:  # AudioError: e.g. NaN samples from a broken device
+                    return f"bad input from the device: {err}"
                 out.add(stream.events())
             elif capture.finished:
                 return "input device stopped (device lost?)"
@@ -408,8 +415,8 @@ class View:
         rms, peak = self.level
         line = Text("level     ")
         style = "red" if peak > -1 else "green"
-        line.append(bar((rms + 60) / 60, 40), style=style)
-        line.append(f" {rms:6.1f} dBFS (peak {peak:5.1f})")
+        line.append(bar((rms + 60) / 60, BAR_WIDTH), style=style)
+        line.append(f" {rms:6.1f} dBFS, peak {peak:5.1f}")
         return line
 
     def _score_lines(self):
@@ -427,7 +434,7 @@ class View:
         for label in self.labels:
             p = float(scores.get(label, 0.0))
             line = Text(f"{label:<10}")
-            line.append(bar(p, 40), style=color(label))
+            line.append(bar(p, BAR_WIDTH), style=color(label))
             line.append(f" {p:5.2f}")
             lines.append(line)
         return lines
