@@ -4,7 +4,7 @@
     MODEL_DIR/model.safetensors  weights (torch names), never pickle
     MODEL_DIR/MODEL_CARD.md      data, licence, measured figures
 
-Serving needs no torch: `load()` returns a `Model` whose BiLSTM runs in numpy.
+Serving needs no torch: `load()` returns a `Model`; realtime_ser.lstm runs its BiLSTM.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def load(path: str | Path | None = None, check_features: bool = True) -> "Model"
 
 
 class Model:
-    """A loaded model: normalisation + BiLSTM + linear output, in numpy."""
+    """A loaded model: normalisation statistics and BiLSTM + linear output weights."""
 
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray], path: Path | None = None):
         self.config = config
@@ -155,11 +155,12 @@ class Model:
         return ((feats - self.mean) * self.inv_std).astype(np.float32)
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
-        """Raw outputs (T, n_outputs) of a whole utterance of unnormalised features."""
+        """Raw outputs (T, n_outputs) of a whole utterance of unnormalised features (offline BiLSTM)."""
+        from realtime_ser.lstm import StreamingBiLstm
+
+        lstm = StreamingBiLstm(self, None)
         x = self.normalize(feats)
-        hf = self.fwd.run(x, reverse=False)
-        hb = self.bwd.run(x, reverse=True)
-        return np.concatenate([hf, hb], axis=1) @ self.out_w.T + self.out_b
+        return np.concatenate([lstm.accept(x), lstm.finish()])
 
     def posteriors(self, feats: np.ndarray) -> np.ndarray:
         """Softmax outputs (T, n_outputs)."""
@@ -178,23 +179,3 @@ class _LstmWeights:
     def from_dict(cls, weights, suffix):
         get = lambda name: np.asarray(weights[f"lstm.{name}{suffix}"], np.float32)  # noqa: E731
         return cls(get("weight_ih_l0"), get("weight_hh_l0"), get("bias_ih_l0") + get("bias_hh_l0"))
-
-    def run(self, x: np.ndarray, reverse: bool) -> np.ndarray:
-        h_dim = self.w_hh.shape[1]
-        gates_x = x @ self.w_ih.T + self.bias
-        h = np.zeros(h_dim, np.float32)
-        c = np.zeros(h_dim, np.float32)
-        out = np.empty((x.shape[0], h_dim), np.float32)
-        steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-        w_hh_t = np.ascontiguousarray(self.w_hh.T)
-        for t in steps:
-            g = gates_x[t] + h @ w_hh_t
-            i, f, u, o = np.split(g, 4)
-            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(u)
-            h = _sigmoid(o) * np.tanh(c)
-            out[t] = h
-        return out
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
