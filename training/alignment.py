@@ -35,8 +35,8 @@ def load_posteriors(run: Path) -> dict[str, np.ndarray]:
 
 
 def null_shares(utts, posts) -> tuple[dict, int]:
-    """counts[label][kind] = [null frames, frames, target-label frames]; returns counts, skipped."""
-    counts = {e: {k: [0, 0, 0] for k in phones.KINDS} for e in EMOTIONS}
+    """counts[label][kind] = [null frames, frames, target-label frames, summed target posterior]."""
+    counts = {e: {k: [0, 0, 0, 0.0] for k in phones.KINDS} for e in EMOTIONS}
     skipped = 0
     for u in utts:
         p = posts.get(u.utt_id)
@@ -52,18 +52,21 @@ def null_shares(utts, posts) -> tuple[dict, int]:
             c[0] += int((best[m] == 0).sum())
             c[1] += int(m.sum())
             c[2] += int((best[m] == target).sum())
+            c[3] += float(p[m, target].sum())
     return counts, skipped
 
 
 def table(counts: dict) -> str:
-    lines = ["| class | silence/pause: Null % | unvoiced: Null % | voiced: Null % | voiced: target % |",
-             "|---|---|---|---|---|"]
+    lines = ["| class | silence/pause: Null % | unvoiced: Null % | voiced: Null % | voiced: target % "
+             "| mean target posterior: silence / unvoiced / voiced |",
+             "|---|---|---|---|---|---|"]
     rows = list(EMOTIONS) + ["all"]
     for e in rows:
         c = counts[e] if e != "all" else {k: np.sum([counts[x][k] for x in EMOTIONS], axis=0) for k in phones.KINDS}
         share = lambda k, i=0: 100.0 * c[k][i] / max(c[k][1], 1)  # noqa: E731
         lines.append(f"| {e} | {share('silence'):.1f} | {share('unvoiced'):.1f} | {share('voiced'):.1f} | "
-                     f"{share('voiced', 2):.1f} |")
+                     f"{share('voiced', 2):.1f} | {share('silence', 3) / 100:.3f} / {share('unvoiced', 3) / 100:.3f} / "
+                     f"{share('voiced', 3) / 100:.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -49,7 +49,7 @@ class Sample:
 @dataclass
 class FitConfig:
     system: str
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.0
