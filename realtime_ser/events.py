@@ -70,7 +70,18 @@ class Spike(Event):
 
 
 @dataclass
-class Segment(Event):
+class _Decision(Event):
+    """An emotion decision over a stretch of one source, with scores over the model's labels."""
+
+    source: str
+    start: float
+    end: float
+    emotion: str
+    scores: dict[str, float]
+
+
+@dataclass
+class Segment(_Decision):
     """A stretch of emotional speech, closed by `endpoint_ms` of Null or the end of input.
 
     start/end: first active frame's start, last active frame's end. emotion and scores by
@@ -78,35 +89,20 @@ class Segment(Event):
     """
 
     type = "segment"
-    source: str
-    start: float
-    end: float
-    emotion: str
-    scores: dict[str, float]
 
 
 @dataclass
-class Utterance(Event):
+class Utterance(_Decision):
     """The decision for a whole input (exactly one per input, at its end)."""
 
     type = "utterance"
-    source: str
-    start: float
-    end: float
-    emotion: str
-    scores: dict[str, float]
 
 
 @dataclass
-class Partial(Event):
+class Partial(_Decision):
     """The running decision over the input so far (from 0.0 to `end`)."""
 
     type = "partial"
-    source: str
-    start: float
-    end: float
-    emotion: str
-    scores: dict[str, float]
 
 
 @dataclass
