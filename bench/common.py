@@ -90,3 +90,48 @@ def write_outputs(out_dir: Path, stem: str, data: dict, markdown: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
     (out_dir / f"{stem}.md").write_text(markdown + "\n")
+
+
+def session_audio(seconds: float, corpus_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """EmoDB utterances back to back (sorted order) until `seconds` of 16 kHz audio."""
+    parts, total = [], 0
+    for path in corpus_files(corpus_dir):
+        x = load_16k(path)
+        parts.append(x)
+        total += x.size
+        if total >= seconds * SAMPLE_RATE:
+            break
+    return np.concatenate(parts)[: int(seconds * SAMPLE_RATE)]
+
+
+def percentiles(values_ms) -> dict:
+    """p50 / p95 / p99 / max / mean of a list of milliseconds."""
+    a = np.asarray(values_ms, np.float64)
+    if not a.size:
+        return {k: float("nan") for k in ("p50", "p95", "p99", "max", "mean")}
+    p50, p95, p99 = np.percentile(a, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(a.max()),
+            "mean": float(a.mean())}
+
+
+def median_of(dicts: list[dict]) -> dict:
+    """Key-wise median of dicts with the same numeric keys (one per repeat)."""
+    return {k: median([d[k] for d in dicts]) for k in dicts[0]}
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path.name
