@@ -39,7 +39,6 @@ from realtime_ser.audio import AudioError, check_rate
 from realtime_ser.decoder import decision_from_stats
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
 from realtime_ser.features import DIM, OnlineFeatures
-from realtime_ser.features import kernels as feature_kernels
 from realtime_ser.lstm import StreamingBiLstm
 
 FRAME_S = 0.01
@@ -125,8 +124,8 @@ class Engine:
             s._consume(z, done)
 
     def normalize(self, feats: np.ndarray) -> np.ndarray:
-        out = np.empty_like(feats)
-        feature_kernels.normalize(feats, self.mean, self.inv_std, out)
+        out = np.subtract(feats, self.mean, dtype=np.float32)
+        out *= self.inv_std
         return out
 
     def scores(self, scores: np.ndarray) -> dict[str, float]:

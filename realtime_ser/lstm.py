@@ -1,4 +1,4 @@
-"""Latency-controlled BiLSTM (LC-BLSTM) for streaming, in numpy + numba (no torch).
+"""Latency-controlled BiLSTM (LC-BLSTM) for streaming, in numpy + C++ (no torch, no numba).
 
 Frames are cut into consecutive chunks of C frames. The forward LSTM runs over the
 whole stream with its (h, c) carried across chunks. For each chunk the backward LSTM
@@ -15,18 +15,24 @@ training/models.py (BiLstm.chunked_backward) computes the same thing in torch.
 Many streams: keep one `BiLstmState` each (`lstm.new_state()`) and advance them together
 with `lstm.step_batch(states, inputs)`; the input projection, the recurrences and the
 output layer then run as matrix products over all streams at once.
+
+The recurrences run in C++ (realtime_ser._native.lstm_recur, backend "native", the default),
+as does the input projection of both directions (one _native.affine per step_batch, on
+weights packed once by _native.pack_columns). backend="numba" runs the numba twin of the
+recurrence in realtime_ser.lstm_numba (imported only then) and "numpy" plain numpy
+(recur_numpy), both with numpy matrix products; the three recurrences have recur_numpy's
+contract and are tested against each other.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-BACKENDS = ("numba", "numpy")
+from realtime_ser import _native
+
+BACKENDS = ("native", "numba", "numpy")
 
 
 # ---------------------------------------------------------------- weights
@@ -35,10 +41,8 @@ BACKENDS = ("numba", "numpy")
 class LstmWeights:
     """Weights of a 1-layer BiLSTM + linear output, laid out for the serving arithmetic."""
 
-    w_in_fwd: np.ndarray  # (D, 4H): input -> forward gates (i, f, g, o)
-    w_in_bwd: np.ndarray  # (D, 4H): input -> backward gates
-    b_fwd: np.ndarray     # (4H,): bias_ih + bias_hh
-    b_bwd: np.ndarray     # (4H,)
+    w_in: np.ndarray      # (D, 8H): input -> [forward gates | backward gates], each (i, f, g, o)
+    b_in: np.ndarray      # (8H,): bias_ih + bias_hh, forward then backward
     w_hh_fwd: np.ndarray  # (H, 4H): h -> forward gates
     w_hh_bwd: np.ndarray  # (H, 4H)
     w_out_t: np.ndarray   # (2H, n_outputs): [h_fwd, h_bwd] -> logits
@@ -50,11 +54,27 @@ class LstmWeights:
 
     @property
     def input_dim(self) -> int:
-        return self.w_in_fwd.shape[0]
+        return self.w_in.shape[0]
 
     @property
     def n_outputs(self) -> int:
         return self.b_out.shape[0]
+
+    @property
+    def w_in_fwd(self) -> np.ndarray:
+        return self.w_in[:, :4 * self.hidden]
+
+    @property
+    def w_in_bwd(self) -> np.ndarray:
+        return self.w_in[:, 4 * self.hidden:]
+
+    @property
+    def b_fwd(self) -> np.ndarray:
+        return self.b_in[:4 * self.hidden]
+
+    @property
+    def b_bwd(self) -> np.ndarray:
+        return self.b_in[4 * self.hidden:]
 
     @classmethod
     def from_dict(cls, weights: dict) -> "LstmWeights":
@@ -89,8 +109,9 @@ class LstmWeights:
     def _build(cls, w_ih_f, w_ih_b, b_f, b_b, w_hh_f, w_hh_b, out_w, out_b):
         c = np.ascontiguousarray
         f32 = np.float32
-        return cls(c(np.asarray(w_ih_f).T, f32), c(np.asarray(w_ih_b).T, f32), c(b_f, f32), c(b_b, f32),
-                   c(np.asarray(w_hh_f).T, f32), c(np.asarray(w_hh_b).T, f32),
+        w_in = np.concatenate([np.asarray(w_ih_f, f32).T, np.asarray(w_ih_b, f32).T], axis=1)
+        b_in = np.concatenate([np.asarray(b_f, f32), np.asarray(b_b, f32)])
+        return cls(c(w_in), c(b_in), c(np.asarray(w_hh_f).T, f32), c(np.asarray(w_hh_b).T, f32),
                    c(np.asarray(out_w).T, f32), c(out_b, f32))
 
 
@@ -150,78 +171,15 @@ class BiLstmState:
 
 # ---------------------------------------------------------------- recurrence kernels
 
-_LOG2E = np.float32(1.4426950408889634)
-_LN2_HI = np.float32(0.693359375)       # ln 2 split in two for the range reduction
-_LN2_LO = np.float32(-2.12194440e-4)
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _exp_inplace(x, n, bits):
-    """x[:n] = exp(x[:n]) in float32 (inputs clamped to +-80), in a loop that vectorises.
-
-    exp(v) = 2^k exp(r), r = v - k ln 2 in [-ln2/2, ln2/2]; exp(r) by its degree-6 Taylor
-    polynomial (relative error < 2e-7); 2^k built from its exponent bits.
-    """
-    for j in range(n):
-        v = min(max(x[j], np.float32(-80.0)), np.float32(80.0))
-        k = math.floor(v * _LOG2E + np.float32(0.5))
-        r = v - k * _LN2_HI - k * _LN2_LO
-        p = np.float32(1.0 / 720.0)
-        p = p * r + np.float32(1.0 / 120.0)
-        p = p * r + np.float32(1.0 / 24.0)
-        p = p * r + np.float32(1.0 / 6.0)
-        p = p * r + np.float32(0.5)
-        p = p * r + np.float32(1.0)
-        x[j] = p * r + np.float32(1.0)
-        bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
-    scale = bits.view(np.float32)
-    for j in range(n):
-        x[j] *= scale[j]
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _cell(g, gx, c, h, out, z, y, bits):
-    """One LSTM step for one stream: g = h_prev @ W_hh (4H,), gx input gates; updates c, h."""
-    n_h = c.shape[0]
-    for j in range(4 * n_h):  # sigmoid(v) = 1 / (1 + exp(-v)); tanh(v) = 2 sigmoid(2v) - 1
-        z[j] = -(g[j] + gx[j])
-    for j in range(2 * n_h, 3 * n_h):
-        z[j] *= np.float32(2.0)
-    _exp_inplace(z, 4 * n_h, bits)
-    for j in range(4 * n_h):
-        z[j] = np.float32(1.0) / (np.float32(1.0) + z[j])
-    for j in range(n_h):
-        cj = z[n_h + j] * c[j] + z[j] * (np.float32(2.0) * z[2 * n_h + j] - np.float32(1.0))
-        c[j] = cj
-        y[j] = np.float32(-2.0) * cj
-    _exp_inplace(y, n_h, bits)
-    for j in range(n_h):
-        hj = z[3 * n_h + j] * (np.float32(2.0) / (np.float32(1.0) + y[j]) - np.float32(1.0))
-        h[j] = hj
-        out[j] = hj
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def recur_numba(gates_x, counts, w_hh_t, h, c, out):
+def recur_numpy(gates_x, counts, w_hh_t, h, c, out):
     """LSTM over time-major gates_x (T, S, 4H); at step t only streams [0, counts[t]) step.
 
-    h, c (S, H) are the initial states and are updated in place; out (T, S, H) gets h_t.
-    counts must not increase, so a stream's final state stays in h, c.
-    The recurrent product of all active streams is one BLAS call per step.
+    Gate order i, f, g, o (torch's); gates_x holds x @ W_ih + b. h, c (S, H) are the initial
+    states and are updated in place; out (T, S, H) gets h_t. counts must not increase, so a
+    stream's final state stays in h, c. w_hh_t is (H, 4H). All float32. _native.lstm_recur
+    and lstm_numba.recur_numba have the same contract; this is one matmul and a few vector
+    operations per step.
     """
-    n_h = w_hh_t.shape[0]
-    z = np.empty(4 * n_h, np.float32)
-    y = np.empty(n_h, np.float32)
-    bits = np.empty(4 * n_h, np.int32)
-    for t in range(gates_x.shape[0]):
-        k = counts[t]
-        g = np.dot(h[:k], w_hh_t)
-        for s in range(k):
-            _cell(g[s], gates_x[t, s], c[s], h[s], out[t, s], z, y, bits)
-
-
-def recur_numpy(gates_x, counts, w_hh_t, h, c, out):
-    """Same contract as recur_numba: one matmul and a few vector operations per step."""
     n_h = w_hh_t.shape[0]
     scale = np.full(4 * n_h, 0.5, np.float32)  # sigmoid(v) = 0.5 + 0.5 tanh(v / 2)
     scale[2 * n_h:3 * n_h] = 1.0
@@ -239,16 +197,22 @@ def recur_numpy(gates_x, counts, w_hh_t, h, c, out):
         out[t, :k] = h[:k]
 
 
-RECUR = {"numba": recur_numba, "numpy": recur_numpy}
+def recurrence(backend: str):
+    """The recurrence function of a backend (numba: compiled or loaded from cache now)."""
+    if backend == "native":
+        return _native.lstm_recur
+    if backend == "numpy":
+        return recur_numpy
+    if backend == "numba":
+        from realtime_ser import lstm_numba  # the only place serving code could load numba
 
+        lstm_numba.warm_up()
+        kernel = lstm_numba.recur_numba
 
-def warm_up() -> float:
-    """Compile (or load from cache) the numba kernels; returns the seconds spent."""
-    t0 = time.perf_counter()
-    h = np.zeros((1, 2), np.float32)
-    recur_numba(np.zeros((1, 1, 8), np.float32), np.ones(1, np.int64),
-                np.zeros((2, 8), np.float32), h, h.copy(), np.zeros((1, 1, 2), np.float32))
-    return time.perf_counter() - t0
+        def recur_numba(gates_x, counts, w_hh_t, h, c, out):
+            kernel(np.ascontiguousarray(gates_x), counts, w_hh_t, h, c, out)
+        return recur_numba
+    raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
 
 
 # ---------------------------------------------------------------- streaming model
@@ -257,7 +221,7 @@ class StreamingBiLstm:
     """LC-BLSTM over normalised features; one built-in stream, or many via step_batch."""
 
     def __init__(self, model, chunk_frames: int | None, right_context_frames: int = 0,
-                 backend: str = "numba"):
+                 backend: str = "native"):
         if chunk_frames is not None and (int(chunk_frames) != chunk_frames or chunk_frames < 1):
             raise ValueError(f"chunk_frames must be None or >= 1, not {chunk_frames!r}")
         if int(right_context_frames) != right_context_frames or right_context_frames < 0:
@@ -267,13 +231,20 @@ class StreamingBiLstm:
         self.weights = LstmWeights.of(model)
         self.chunk = None if chunk_frames is None else int(chunk_frames)
         self.right = int(right_context_frames)
-        self.recur = RECUR[backend]
-        if backend == "numba":
-            warm_up()
+        self.backend = backend
+        self.recur = recurrence(backend)
+        self._native = backend == "native"
+        w = self.weights
+        if self._native:  # the layout the C++ products read fastest
+            self._w_in = _native.pack_columns(w.w_in)
+            self._w_hh = (_native.pack_columns(w.w_hh_fwd), _native.pack_columns(w.w_hh_bwd))
+        else:
+            self._w_in, self._w_hh = w.w_in, (w.w_hh_fwd, w.w_hh_bwd)
+        self._ones = np.ones(64, np.int64)  # counts of a single stream
         self.state = self.new_state()
 
     @classmethod
-    def for_model(cls, model, backend: str = "numba") -> "StreamingBiLstm":
+    def for_model(cls, model, backend: str = "native") -> "StreamingBiLstm":
         """Chunking as the model was trained (model.config.chunk_frames / right_context_frames)."""
         cfg = model.config
         return cls(model, cfg.chunk_frames, cfg.right_context_frames or 0, backend)
@@ -324,28 +295,61 @@ class StreamingBiLstm:
     def _forward(self, states, inputs) -> None:
         """Input projections of all new frames, forward LSTM, append to the pending frames."""
         w = self.weights
-        lens = [0 if x is None else len(x) for x in inputs]
-        active = [i for i in np.argsort(lens, kind="stable")[::-1] if lens[i] > 0]
+        d, n_h = w.input_dim, w.hidden
+        g4 = 4 * n_h
+        active = [i for i, x in enumerate(inputs) if x is not None and len(x) > 0]
         if not active:
             return
-        n_max, n_s, n_h = lens[active[0]], len(active), w.hidden
-        x = np.zeros((n_max, n_s, w.input_dim), np.float32)  # time-major, streams by length
-        for s, i in enumerate(active):
-            xi = np.asarray(inputs[i], np.float32)
-            if xi.ndim != 2 or xi.shape[1] != w.input_dim:
-                raise ValueError(f"expected features (n, {w.input_dim}), got {xi.shape}")
-            x[:lens[i], s] = xi
-        x = x.reshape(n_max * n_s, w.input_dim)
-        gates_f = (x @ w.w_in_fwd + w.b_fwd).reshape(n_max, n_s, 4 * n_h)
-        gates_b = (x @ w.w_in_bwd + w.b_bwd).reshape(n_max, n_s, 4 * n_h)
-        h = np.stack([states[i].h for i in active])
-        c = np.stack([states[i].c for i in active])
+        if len(active) == 1:  # one stream: no batching grids
+            st = states[active[0]]
+            x = self._frames(inputs[active[0]])
+            n = len(x)
+            gates = self._project(x)
+            out = np.empty((n, 1, n_h), np.float32)
+            self.recur(gates[:, None, :g4], self._unit_counts(n), self._w_hh[0], st.h[None], st.c[None], out)
+            st.append(out[:, 0], gates[:, g4:])
+            return
+        xs = sorted(((self._frames(inputs[i]), i) for i in active), key=lambda v: -len(v[0]))
+        lens = [len(x) for x, _ in xs]
+        n_max, n_s = lens[0], len(xs)
+        if lens[-1] == n_max:
+            x = np.stack([x for x, _ in xs], axis=1)  # time-major (n_max, n_s, D)
+        else:
+            x = np.empty((n_max, n_s, d), np.float32)
+            for s, (xi, _) in enumerate(xs):
+                x[:len(xi), s] = xi
+                x[len(xi):, s] = 0.0
+        gates = self._project(x.reshape(n_max * n_s, d)).reshape(n_max, n_s, 2 * g4)
+        h = np.stack([states[i].h for _, i in xs])
+        c = np.stack([states[i].c for _, i in xs])
         out = np.empty((n_max, n_s, n_h), np.float32)
-        self.recur(gates_f, _counts([lens[i] for i in active], n_max), w.w_hh_fwd, h, c, out)
-        for s, i in enumerate(active):
-            st, n = states[i], lens[i]
+        self.recur(gates[:, :, :g4], _counts(lens, n_max), self._w_hh[0], h, c, out)
+        for s, (n, (_, i)) in enumerate(zip(lens, xs)):
+            st = states[i]
             st.h, st.c = h[s], c[s]
-            st.append(out[:n, s], gates_b[:n, s])
+            st.append(out[:n, s], gates[:n, s, g4:])
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """Input gates of both directions, x (n, D) -> (n, 8H)."""
+        b_in = self.weights.b_in
+        if self._native:
+            out = np.empty((len(x), len(b_in)), np.float32)
+            _native.affine(np.ascontiguousarray(x), self._w_in, b_in, out)
+            return out
+        out = x @ self._w_in
+        out += b_in
+        return out
+
+    def _frames(self, x) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if x.ndim != 2 or x.shape[1] != self.weights.input_dim:
+            raise ValueError(f"expected features (n, {self.weights.input_dim}), got {x.shape}")
+        return x
+
+    def _unit_counts(self, n: int) -> np.ndarray:
+        if len(self._ones) < n:
+            self._ones = np.ones(2 * n, np.int64)
+        return self._ones[:n]
 
     def _windows(self, i, st: BiLstmState, finish: bool):
         """(stream, first pending row, window length, chunk length) of each chunk now final."""
@@ -365,21 +369,34 @@ class StreamingBiLstm:
         outs = [np.zeros((0, w.n_outputs), np.float32) for _ in states]
         if not windows:
             return outs
+        if len(windows) == 1:  # the gates, time-reversed, are a view of the stream's buffer
+            i, pos, length, chunk = windows[0]
+            st = states[i]
+            grid = st.pending_gates[pos:pos + length][::-1, None]
+            h = np.zeros((2, 1, n_h), np.float32)
+            out = np.empty((length, 1, n_h), np.float32)
+            self.recur(grid, self._unit_counts(length), self._w_hh[1], h[0], h[1], out)
+            logits = st.pending_fwd[pos:pos + chunk] @ w.w_out_t[:n_h]
+            logits += out[length - chunk:length, 0][::-1] @ w.w_out_t[n_h:]
+            logits += w.b_out
+            outs[i] = logits
+            st.drop(chunk)
+            return outs
         windows.sort(key=lambda v: -v[2])
         n_max, n_w = windows[0][2], len(windows)
-        grid = np.zeros((n_max, n_w, 4 * n_h), np.float32)
+        grid = np.empty((n_max, n_w, 4 * n_h), np.float32)  # rows past a window's end are not read
         for s, (i, pos, length, _) in enumerate(windows):
             grid[:length, s] = states[i].pending_gates[pos:pos + length][::-1]
-        counts = _counts([v[2] for v in windows], n_max)
-        h = np.zeros((n_w, n_h), np.float32)
+        h = np.zeros((2, n_w, n_h), np.float32)
         out = np.empty((n_max, n_w, n_h), np.float32)
-        self.recur(grid, counts, w.w_hh_bwd, h, h.copy(), out)
+        self.recur(grid, _counts([v[2] for v in windows], n_max), self._w_hh[1], h[0], h[1], out)
         rows_f, rows_b, owners = [], [], []
         for s, (i, pos, length, chunk) in enumerate(windows):
             rows_f.append(states[i].pending_fwd[pos:pos + chunk])
             rows_b.append(out[length - chunk:length, s][::-1])
             owners.append((i, pos, chunk))
-        logits = np.concatenate(rows_f) @ w.w_out_t[:n_h] + np.concatenate(rows_b) @ w.w_out_t[n_h:]
+        logits = np.concatenate(rows_f) @ w.w_out_t[:n_h]
+        logits += np.concatenate(rows_b) @ w.w_out_t[n_h:]
         logits += w.b_out
         return self._collect(states, owners, logits, outs)
 
@@ -401,5 +418,5 @@ class StreamingBiLstm:
 
 def _counts(lengths_desc, n_max) -> np.ndarray:
     """Active streams per step for lengths sorted in decreasing order."""
-    lengths = np.asarray(lengths_desc, np.int64)
-    return (lengths[None, :] > np.arange(n_max)[:, None]).sum(1).astype(np.int64)
+    ascending = np.asarray(lengths_desc[::-1], np.int64)
+    return len(ascending) - np.searchsorted(ascending, np.arange(n_max), side="right")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -325,3 +329,32 @@ def test_segment_boundaries_on_synthetic_posteriors(engine):
         assert segs == [(0.03, round(0.01 * (7 + n), 6), "anger"),
                         (round(0.01 * (7 + 2 * n), 6), round(0.01 * (9 + 2 * n), 6), "sadness")]
         assert tracker.close() is None
+
+
+SERVE_ONE_SECOND = """
+import sys
+import numpy as np
+from realtime_ser.engine import Engine, EngineConfig
+engine = Engine(EngineConfig())
+s = engine.create_stream("synthetic")
+t = np.arange(16000) / 16000
+x = (0.3 * np.sin(2 * np.pi * (150 + 50 * t) * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+for i in range(0, len(x), 1600):
+    s.accept_waveform(16000, x[i:i + 1600])
+    if engine.ready([s]):
+        engine.decode([s])
+s.input_finished()
+engine.decode([s])
+events = s.events()
+assert [e.type for e in events].count("utterance") == 1, events
+print("numba" in sys.modules, "llvmlite" in sys.modules)
+"""
+
+
+def test_serving_does_not_import_numba():
+    """numba + llvmlite cost ~125 MB and ~0.5 s of start-up; serving runs without them."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", SERVE_ONE_SECOND], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]

@@ -5,10 +5,14 @@ namespace py = pybind11;
 namespace ser {
 void PybindOnlineLld(py::module_& m);
 void PybindCtcDecoder(py::module_& m);
+void PybindDelta(py::module_& m);
+void PybindLstm(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
-  m.doc() = "Native core of realtime_ser: streaming frame descriptors and CTC decoding.";
+  m.doc() = "Native core of realtime_ser: streaming frame descriptors, deltas, LSTM recurrence, CTC decoding.";
   ser::PybindOnlineLld(m);
   ser::PybindCtcDecoder(m);
+  ser::PybindDelta(m);
+  ser::PybindLstm(m);
 }

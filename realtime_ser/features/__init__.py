@@ -1,8 +1,9 @@
 """Frame-level low-level descriptors (LLDs): the recognizer's input.
 
-The native core (C++) computes the base descriptors per 10 ms frame; numba kernels add the
-first and second differences. `OnlineFeatures` streams; `extract` is the same pipeline fed
-once, so both give identical frames.
+The native core (C++) computes the base descriptors per 10 ms frame and their first and
+second differences (realtime_ser.features.kernels keeps the numba twin of the delta kernel
+as the reference it is tested against; serving does not import it). `OnlineFeatures`
+streams; `extract` is the same pipeline fed once, so both give identical frames.
 
     feats = extract(samples, sample_rate)          # float32 (frames, DIM)
     stream = OnlineFeatures()
@@ -17,7 +18,6 @@ import numpy as np
 
 from realtime_ser import _native
 from realtime_ser.audio import SAMPLE_RATE, Resampler, check_rate, to_mono_float
-from realtime_ser.features import kernels
 
 FRAME_SHIFT_S = _native.FRAME_SHIFT / _native.SAMPLE_RATE
 FRAME_LENGTH_S = _native.FRAME_LENGTH / _native.SAMPLE_RATE
@@ -34,17 +34,18 @@ NAMES: list[str] = (
     + [BASE_NAMES[_D_COLS[j]] + "_dd" for j in _DD_COLS]
 )
 DIM = len(NAMES)
-VERSION = f"{_native.LLD_VERSION}+delta{kernels.DELTA_WINDOW}"
+DELTA_WINDOW = _native.DELTA_WINDOW  # regression window N of the deltas
+DELTA_LOOKAHEAD = _native.DELTA_LOOKAHEAD  # frames of lookahead they need: 2N
+VERSION = f"{_native.LLD_VERSION}+delta{DELTA_WINDOW}"
 
 # Samples past a frame's end needed before it is final: pitch window plus delta frames.
-LOOKAHEAD_S = (_native.PITCH_LOOKAHEAD + kernels.DELTA_LOOKAHEAD * _native.FRAME_SHIFT) / SAMPLE_RATE
+LOOKAHEAD_S = (_native.PITCH_LOOKAHEAD + DELTA_LOOKAHEAD * _native.FRAME_SHIFT) / SAMPLE_RATE
 
 
 class OnlineFeatures:
     """Streaming feature extractor for one audio stream (not thread-safe)."""
 
     def __init__(self) -> None:
-        kernels.warm_up()
         self._lld = _native.OnlineLld()
         self._resampler: Resampler | None = None
         self._rate: int | None = None
@@ -82,14 +83,14 @@ class OnlineFeatures:
         if new.shape[0]:
             self._hist = np.concatenate([self._hist, new]) if self._hist.shape[0] else new
         total = self._hist_start + self._hist.shape[0]
-        stop = total if self._lld.is_finished else total - kernels.DELTA_LOOKAHEAD
+        stop = total if self._lld.is_finished else total - DELTA_LOOKAHEAD
         t0 = self._emitted
         if stop <= t0:
             return np.zeros((0, DIM), np.float32)
         out = np.empty((stop - t0, DIM), np.float32)
         nb = len(BASE_NAMES)
         out[:, :nb] = self._hist[t0 - self._hist_start : stop - self._hist_start]
-        kernels.delta_block(self._hist, self._hist_start, total, t0, stop, _D_COLS, _DD_COLS, out[:, nb:])
+        _native.delta_block(self._hist, self._hist_start, total, t0, stop, _D_COLS, _DD_COLS, out[:, nb:])
         self._emitted = stop
         self._trim_history()
         return out
@@ -102,7 +103,7 @@ class OnlineFeatures:
         self._hist_start = self._emitted = 0
 
     def _trim_history(self) -> None:
-        keep_from = max(0, self._emitted - kernels.DELTA_LOOKAHEAD)
+        keep_from = max(0, self._emitted - DELTA_LOOKAHEAD)
         drop = keep_from - self._hist_start
         if drop > 0:
             self._hist = self._hist[drop:].copy()

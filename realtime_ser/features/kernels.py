@@ -1,7 +1,9 @@
 """numba kernels for the vectorised frame-level steps: deltas and normalisation.
 
-Each kernel has a plain numpy reference in tests/test_kernels.py. They are compiled with
-cache=True; `warm_up()` compiles (or loads) them off the hot path and returns the seconds spent.
+Serving uses their C++ twin (realtime_ser._native.delta_block) and numpy for normalisation,
+so that it never loads numba; these stay as the second implementation the native one is
+tested against, and each has a plain numpy reference in tests/test_kernels.py. They are
+compiled with cache=True; `warm_up()` compiles (or loads) them and returns the seconds spent.
 """
 
 from __future__ import annotations
