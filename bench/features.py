@@ -39,7 +39,6 @@ def _extractors():
 
     from realtime_ser import _native, features
 
-    features.kernels.warm_up()
     compare = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
                               feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
     egemaps = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
@@ -115,7 +114,7 @@ def startup_costs(sample: Path, runs: int = 3) -> dict:
             if len(parts) == 3 and parts[2] == "realtime_ser.features":
                 importtime.append(int(parts[1]) / 1e6)
 
-    warm_code = ("import json; from realtime_ser.features import kernels; "
+    warm_code = ("import json; from realtime_ser.features import kernels; "  # numba reference kernels
                  "a = kernels.warm_up(); b = kernels.warm_up(); print(json.dumps([a, b]))")
     cold, cached = [], []
     for _ in range(runs):
