@@ -17,7 +17,6 @@ matrix products and the LSTM recurrence release the GIL, so the groups overlap.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -195,9 +194,7 @@ def run(quick: bool, out_dir: Path, ticks: int | None = None, max_streams: int |
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("capacity", __doc__)
     ap.add_argument("--ticks", type=int, default=None, help="timed ticks per point (default 40)")
     ap.add_argument("--max-streams", type=int, default=None)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="worker threads to try (default 1 2)")

@@ -86,6 +86,16 @@ def environment() -> dict:
     }
 
 
+def arg_parser(name: str, doc: str, quick_help: str = "tiny settings (smoke test)"):
+    """The options every sub-benchmark has: --quick and --out."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    return ap
+
+
 def write_outputs(out_dir: Path, stem: str, data: dict, markdown: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(data, indent=2, default=float) + "\n")

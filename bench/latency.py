@@ -14,7 +14,6 @@ the worst case the design imposes: chunk + BiLSTM right context + feature lookah
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -33,8 +32,9 @@ def _engine(chunk_ms: int):
     return Engine(EngineConfig(chunk_ms=chunk_ms))
 
 
-def chunk_times(engine, x: np.ndarray, chunk_ms: int) -> np.ndarray:
-    """Milliseconds of compute for each chunk of x pushed through a fresh stream."""
+def chunk_times(engine, x: np.ndarray, chunk_ms: int, flush: bool = False) -> np.ndarray:
+    """Milliseconds of compute for each chunk of x pushed through a fresh stream; with
+    flush=True the final input_finished() + decode() is timed too, as the last entry."""
     n = common.SAMPLE_RATE * chunk_ms // 1000
     s = engine.create_stream("bench")
     out = []
@@ -45,8 +45,12 @@ def chunk_times(engine, x: np.ndarray, chunk_ms: int) -> np.ndarray:
             engine.decode([s])
         s.events()
         out.append(time.perf_counter() - t)
+    t = time.perf_counter()
     s.input_finished()
     engine.decode([s])
+    s.events()
+    if flush:
+        out.append(time.perf_counter() - t)
     return 1000.0 * np.asarray(out)
 
 
@@ -173,9 +177,7 @@ def run(quick: bool, out_dir: Path, seconds: float | None = None, repeats: int |
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("latency", __doc__)
     ap.add_argument("--seconds", type=float, default=None, help="seconds of audio (default 120)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats (default 5)")
     args = ap.parse_args(argv)

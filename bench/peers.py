@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from bench import common, process  # common sets the single-thread environment first
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
@@ -75,28 +74,9 @@ def torch_setup():
 
 def engine_pass(engine, x: np.ndarray) -> list[float]:
     """x through a fresh stream in 100 ms chunks; seconds of each call (the last: the flush)."""
-    s = engine.create_stream("peers")
-    times = []
-    for i in range(0, len(x), HOP):
-        t = time.perf_counter()
-        s.accept_waveform(common.SAMPLE_RATE, x[i:i + HOP])
-        if engine.ready([s]):
-            engine.decode([s])
-        s.events()
-        times.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    s.input_finished()
-    engine.decode([s])
-    s.events()
-    times.append(time.perf_counter() - t)
-    return times
+    from bench.latency import chunk_times
 
-
-def lstm_gflop_per_s(d: int, h: int, n_out: int, chunk: int, right: int) -> float:
-    """Multiply-adds x 2 of our LC-BLSTM per second (100 frames): input projections once per
-    frame, backward recurrence (chunk + right) / chunk times, output layer."""
-    macs = 2 * 4 * h * d + 4 * h * h * (1 + (chunk + right) / chunk) + 2 * h * n_out
-    return 2 * macs * 100 / 1e9
+    return (chunk_times(engine, x, 1000 * HOP // common.SAMPLE_RATE, flush=True) / 1000.0).tolist()
 
 
 # ---------------------------------------------------------------- 1. openSMILE
@@ -317,8 +297,9 @@ def ssl_peer(files: list[Path], repeats: int, n_windows: int) -> dict:
         "rows": rows,
     }
     try:
-        fl = {"peer": gflop_1s(torch, net),
-              "ours": lstm_gflop_per_s(m.config.input_dim, m.config.hidden, len(m.config.outputs), CHUNK, RIGHT)}
+        from bench.rtf import model_mflop_per_s
+
+        fl = {"peer": gflop_1s(torch, net), "ours": model_mflop_per_s(engine)["total"] / 1000.0}
         out["gflop_per_s_audio"] = fl
         rows.append(row("GFLOP / s audio (peer: FlopCounterMode, 1 s; ours: LC-BLSTM matmuls, analytic)",
                         fl["peer"], fl["ours"]))
@@ -531,9 +512,7 @@ def run(quick: bool, out_dir: Path, repeats: int | None = None, limit: int | Non
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test: 2 files, 1 repeat)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("peers", __doc__, "tiny settings (smoke test: 2 files, 1 repeat)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats (default 3, quick 1)")
     ap.add_argument("--limit", type=int, default=None,
                     help="EmoDB files for peers 1-2 (default 100, quick 2); peer 3 uses at most 8")

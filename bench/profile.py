@@ -10,7 +10,6 @@ load are left out). Each sample is charged to the deepest realtime_ser frame on 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -132,9 +131,7 @@ def run(quick: bool, out_dir: Path, seconds: float | None = None, rate: int | No
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("profile", __doc__)
     ap.add_argument("--seconds", type=float, default=None, help="seconds of audio (default 60)")
     ap.add_argument("--rate", type=int, default=None, help="samples per second (default 100)")
     args = ap.parse_args(argv)

@@ -11,7 +11,6 @@ second of audio (RTF x 1000), median over repeats.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -152,9 +151,7 @@ def plot(out_dir: Path, data: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.rtf", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("rtf", __doc__)
     ap.add_argument("--seconds", type=float, default=None, help="seconds of audio (default 120)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats (default 5)")
     ap.add_argument("--chunk-ms", type=int, default=100)

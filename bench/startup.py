@@ -12,7 +12,6 @@ utterances back to back, written to a temporary WAV), and of processes serving N
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -169,9 +168,7 @@ def run(quick: bool, out_dir: Path, runs: int | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    ap.add_argument("--out", type=Path, default=common.DEFAULT_OUT)
+    ap = common.arg_parser("startup", __doc__)
     ap.add_argument("--runs", type=int, default=None, help="fresh processes per figure (default 5)")
     args = ap.parse_args(argv)
     data = run(args.quick, args.out, args.runs)
