@@ -50,7 +50,8 @@ def model_pass(engine, frames: list) -> tuple[float, list]:
     from realtime_ser.lstm import StreamingBiLstm
 
     lstm = StreamingBiLstm(engine.model, engine.chunk_frames, engine.right_context_frames)
-    return _timed(lambda fr: lstm.accept(engine.normalize(fr)), frames)
+    norm = engine.new_normalizer()
+    return _timed(lambda fr: lstm.accept(norm.process(fr)), frames)
 
 
 def decoder_pass(engine, logits: list) -> tuple[float, list]:

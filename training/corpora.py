@@ -1,4 +1,4 @@
-"""Corpus loaders: EmoDB, RAVDESS, IEMOCAP and a CSV manifest -> a list of Utterance.
+"""Corpus loaders: EmoDB, RAVDESS, nEMO, IEMOCAP and a CSV manifest -> a list of Utterance.
 
 Every loader maps the corpus' own emotion codes to plain English class names and keeps
 the utterances whose class is in ``emotions`` (default: the paper's four classes).
@@ -30,6 +30,8 @@ EMODB_TEXTS = {
 RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness",
                     "05": "anger", "06": "fear", "07": "disgust", "08": "surprise"}
 RAVDESS_TEXTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
+NEMO_EMOTIONS = {"anger": "anger", "happiness": "happiness", "neutral": "neutral", "sadness": "sadness",
+                 "fear": "fear", "surprised": "surprise", "surprise": "surprise"}
 # hap and exc are merged into happiness, as the paper (and most IEMOCAP work) does.
 IEMOCAP_EMOTIONS = {"ang": "anger", "hap": "happiness", "exc": "happiness",
                     "neu": "neutral", "sad": "sadness", "fru": "frustration",
@@ -105,6 +107,32 @@ def load_ravdess(data_dir: Path, emotions=EMOTIONS) -> list[Utterance]:
             continue
         out.append(Utterance(wav, label, actor, "ravdess", RAVDESS_TEXTS.get(statement),
                              None, wav.stem))
+    if not out:
+        raise _none_found(root, expected)
+    return out
+
+
+def load_nemo(data_dir: Path, emotions=EMOTIONS) -> list[Utterance]:
+    """nEMO (Polish): data.tsv rows of file_id, emotion, raw_text, normalized_text, speaker_id, ..."""
+    expected = "data.tsv and samples/SPEAKER_EMOTION_N.flac (nEMO)"
+    root = _require_dir(data_dir, expected)
+    table = root / "data.tsv"
+    if not table.is_file():
+        raise ValueError(f"nEMO at {root}: data.tsv missing: expected {expected}")
+    out, missing = [], 0
+    with open(table, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            label = NEMO_EMOTIONS.get((row.get("emotion") or "").strip())
+            if label not in emotions:
+                continue
+            path = root / "samples" / row["file_id"].strip()
+            if not path.is_file():
+                missing += 1
+                continue
+            text = (row.get("normalized_text") or row.get("raw_text") or "").strip() or None
+            out.append(Utterance(path, label, row["speaker_id"].strip(), "nemo", text, None, path.stem))
+    if missing:
+        warnings.warn(f"nEMO at {root}: skipped {missing} rows of data.tsv with no audio file", stacklevel=3)
     if not out:
         raise _none_found(root, expected)
     return out
@@ -199,12 +227,12 @@ def _manifest_row(csv_path: Path, line: int, row: dict, emotions) -> Utterance:
     return Utterance(path, label, speaker, "manifest", text, None, path.stem)
 
 
-LOADERS = {"emodb": load_emodb, "ravdess": load_ravdess, "iemocap": load_iemocap,
+LOADERS = {"emodb": load_emodb, "ravdess": load_ravdess, "nemo": load_nemo, "iemocap": load_iemocap,
            "manifest": load_manifest}
 
 
 def load_corpus(name: str, data_dir: Path, emotions=EMOTIONS) -> list[Utterance]:
-    """Utterances of corpus ``name`` (emodb, ravdess, iemocap, manifest) in ``emotions``."""
+    """Utterances of corpus ``name`` (emodb, ravdess, nemo, iemocap, manifest) in ``emotions``."""
     if name not in LOADERS:
         raise ValueError(f"unknown corpus {name!r}: expected one of {', '.join(LOADERS)}")
     return LOADERS[name](Path(data_dir), tuple(emotions))

@@ -78,11 +78,11 @@ class TargetStats:
 
 
 def samples(corpus: Corpus, utts: list[Utterance], system: str, target: str | None,
-            norm: Normalizer, stats: TargetStats | None = None) -> list[Sample]:
-    """Normalised samples; CTC targets clamped to what the utterance's frames allow."""
+            norm: Normalizer, stats: TargetStats | None = None, frames: dict | None = None) -> list[Sample]:
+    """Normalised samples (``frames``: already normalised, by utt_id); CTC targets clamped to fit."""
     out = []
     for u in utts:
-        x = norm(corpus.inputs[u.utt_id])
+        x = frames[u.utt_id] if frames is not None else norm(corpus.inputs[u.utt_id])
         k = 0
         if system in CTC_SYSTEMS:
             wanted = targets.target_length(u, target)

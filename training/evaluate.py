@@ -22,20 +22,24 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training import dataset, metrics, report
+from training import adaptation, dataset, metrics, report
 from training.corpora import EMOTIONS
 from training.dataset import CTC_SYSTEMS, SYSTEMS
 from training.fit import FitConfig, fit
 
-CORPORA = ("emodb", "ravdess", "iemocap", "manifest")
+CORPORA = ("emodb", "ravdess", "nemo", "iemocap", "manifest")
 _CORPUS: dataset.Corpus | None = None  # set before forking the fold workers
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", choices=CORPORA, required=True)
-    p.add_argument("--data", type=Path, required=True, help="corpus root (or CSV file for manifest)")
+    p.add_argument("--corpus", choices=CORPORA, action="append", required=True,
+                   help="repeat for several corpora (their speakers are kept apart)")
+    p.add_argument("--data", type=Path, action="append", required=True,
+                   help="corpus root (or CSV file for manifest), one per --corpus")
+    p.add_argument("--protocol", choices=("loso", "loco"), default="loso",
+                   help="folds: leave one speaker out, or leave one corpus out (train on the others)")
     p.add_argument("--system", choices=SYSTEMS, required=True)
     p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn", help="CTC label-sequence length")
     p.add_argument("--out", type=Path, required=True)
@@ -51,7 +55,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit-folds", type=int, default=0, help="run only the first N folds (quick checks)")
     p.add_argument("--restart", action="store_true", help="discard saved folds of a different run")
     p.add_argument("--quiet", action="store_true")
-    return p.parse_args(argv)
+    adaptation.add_args(p)
+    args = p.parse_args(argv)
+    if len(args.corpus) != len(args.data):
+        p.error("give one --data per --corpus")
+    args.corpora, args.datas = args.corpus, args.data
+    args.corpus, args.data = "+".join(args.corpus), args.data[0] if len(args.data) == 1 else args.data
+    return args
 
 
 def fit_config(args) -> FitConfig:
@@ -69,6 +79,16 @@ def make_folds(speakers: list[str], n: int) -> list[list[str]]:
     return [speakers[i::n] for i in range(n)]
 
 
+def corpus_folds(corpus) -> list[list[str]]:
+    """Leave one corpus out: each fold holds out every speaker of one corpus."""
+    by_corpus: dict[str, set] = {}
+    for u in corpus.utterances:
+        by_corpus.setdefault(u.corpus, set()).add(u.speaker)
+    if len(by_corpus) < 2:
+        raise ValueError("--protocol loco needs two or more --corpus")
+    return [sorted(s) for _, s in sorted(by_corpus.items())]
+
+
 def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> dict:
     import torch
 
@@ -77,19 +97,28 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
     train_utts = [u for u in corpus.utterances if u.speaker not in test_speakers]
     test_utts = [u for u in corpus.utterances if u.speaker in test_speakers]
     norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in train_utts])
+    ncfg = norm_config(args, corpus, train_utts)
     stats = dataset.TargetStats()
     target = args.target if args.system in CTC_SYSTEMS else None
-    train = dataset.samples(corpus, train_utts, args.system, target, norm, stats)
-    test = dataset.samples(corpus, test_utts, "eval", None, norm)
+    frames = None
+    if args.system != "dnn":
+        frames = adaptation.normalise_train(train_utts, corpus.inputs, ncfg, norm.mean, norm.std, args.seed)
+    train = dataset.samples(corpus, train_utts, args.system, target, norm, stats, frames)
     t0 = time.perf_counter()
     fitted = fit(fit_config(args), train, progress=False)
     seconds = time.perf_counter() - t0
-    pred, scores = fitted.predict(test)
+    conditions = {}
+    for cond in test_conditions(args):
+        frames = None if args.system == "dnn" else adaptation.normalise(
+            test_utts, corpus.inputs, ncfg, norm.mean, norm.std, cond, args.seed)
+        test = dataset.samples(corpus, test_utts, "eval", None, norm, frames=frames)
+        conditions[cond] = (test, *fitted.predict(test))
+    test, pred, scores = conditions[test_conditions(args)[0]]
     y = np.array([s.label for s in test])
     if args.system == "ctc":  # frame posteriors of held-out speech, for the alignment analysis
         posts = {u.utt_id: fitted.frame_posteriors(s.feats).astype(np.float16) for u, s in zip(test_utts, test)}
         np.savez_compressed(args.out / "folds" / f"fold_{index:02d}_posteriors.npz", **posts)
-        save_fold_model(args.out / "folds" / f"fold_{index:02d}_model", fitted, norm, args, test_speakers)
+        save_fold_model(args.out / "folds" / f"fold_{index:02d}_model", fitted, norm, ncfg, args, test_speakers)
     return {
         "fold": index, "test_speakers": test_speakers,
         "utt_ids": [u.utt_id for u in test_utts], "y_true": y.tolist(), "y_pred": pred.tolist(),
@@ -97,10 +126,27 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
         "uar": metrics.uar(y, pred), "war": metrics.war(y, pred),
         "n_train": len(train), "n_test": len(test), "train_seconds": round(seconds, 2),
         "targets": stats.as_dict() if target else None,
+        "conditions": {c: {"y_pred": p.tolist(), "uar": metrics.uar(y, p), "war": metrics.war(y, p)}
+                       for c, (_, p, _) in conditions.items()},
     }
 
 
-def save_fold_model(path: Path, fitted, norm, args, test_speakers) -> None:
+def norm_config(args, corpus, train_utts):
+    """The fold's normalisation; an adaptive prior from the training speakers' speech."""
+    cfg = adaptation.config_from_args(args)
+    if cfg.mode == "adaptive":
+        cfg = adaptation.prior(cfg, [corpus.inputs[u.utt_id] for u in train_utts])
+    return cfg
+
+
+def test_conditions(args) -> list[str]:
+    """Held-out streams to score; the first is the headline (one stream per utterance, as files are served)."""
+    if args.norm == "global" or args.system == "dnn":
+        return ["global"]
+    return ["utterance", "session", "emotion", "speaker"]
+
+
+def save_fold_model(path: Path, fitted, norm, ncfg, args, test_speakers) -> None:
     """The fold's model as a runtime model directory (for streaming/latency studies on held-out speakers)."""
     from realtime_ser import features, model
 
@@ -108,14 +154,18 @@ def save_fold_model(path: Path, fitted, norm, args, test_speakers) -> None:
         system="ctc", feature_version=features.VERSION, feature_names=list(features.NAMES),
         norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=fitted.cfg.hidden, target=args.target,
         chunk_frames=fitted.chunking["chunk_frames"], right_context_frames=fitted.chunking["right_context_frames"],
-        training={"corpora": [f"{args.corpus}:{args.data}"], "held_out_speakers": test_speakers})
+        normalization=ncfg.to_dict() if ncfg.mode == "adaptive" else {},
+        training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpora, args.datas)],
+                  "held_out_speakers": test_speakers})
     model.save(path, config, fitted.state_dict_numpy(), f"Fold model of an evaluation run; held out: {test_speakers}\n")
 
 
 def fingerprint(args) -> dict:
-    keys = ("corpus", "system", "target", "folds", "epochs", "seed", "chunk_ms", "right_context_ms")
+    keys = ("corpus", "system", "target", "folds", "epochs", "seed", "chunk_ms", "right_context_ms", "protocol")
     run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k in keys}
-    run["data"] = str(args.data.resolve())
+    run["data"] = [str(Path(d).resolve()) for d in args.datas]
+    if args.norm != "global":
+        run["norm"] = adaptation.config_from_args(args).to_dict()
     run["fit"] = asdict(fit_config(args))
     run["fit"].pop("device", None)
     return run
@@ -147,11 +197,12 @@ def main(argv=None) -> int:
     run = prepare_out(args)
     kind = "egemaps" if args.system == "dnn" else "lld"
     try:
-        _CORPUS = dataset.load([(args.corpus, args.data)], kind, args.cache_dir, progress=not args.quiet)
+        adaptation.config_from_args(args)
+        _CORPUS = dataset.load(list(zip(args.corpora, args.datas)), kind, args.cache_dir, progress=not args.quiet)
+        folds = corpus_folds(_CORPUS) if args.protocol == "loco" else make_folds(_CORPUS.speakers, args.folds)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    folds = make_folds(_CORPUS.speakers, args.folds)
     if args.limit_folds:
         folds = folds[: args.limit_folds]
     results = run_folds(folds, args)

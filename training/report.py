@@ -42,7 +42,20 @@ def summarize(args, run: dict, results: list[dict], corpus) -> dict:
         "utterances": int(len(y)), "skipped_files": corpus.errors,
         "too_short_clamped": sum(t["clamped_too_short"] for t in targets) if targets else None,
         "seconds": round(sum(r["train_seconds"] for r in results), 1),
+        "conditions": conditions(results),
     }
+
+
+def conditions(results: list[dict]) -> dict:
+    """UAR/WAR of each held-out stream condition (adaptive runs score several)."""
+    names = results[0].get("conditions", {}) if results else {}
+    out = {}
+    for c in names:
+        y = np.concatenate([r["y_true"] for r in results])
+        p = np.concatenate([r["conditions"][c]["y_pred"] for r in results])
+        out[c] = {"uar": round(metrics.uar(y, p), 2), "war": round(metrics.war(y, p), 2),
+                  "uar_per_fold": [round(r["conditions"][c]["uar"], 2) for r in results]}
+    return out
 
 
 def write(out: Path, summary: dict, results: list[dict]) -> None:

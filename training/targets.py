@@ -14,6 +14,8 @@ Voiced phonemes:
     EmoDB files (other speakers' readings of the same sentence); for German text outside
     the ten, ``german_voiced_estimate``, a letter heuristic (about 1.3x the lablaut
     counts on EmoDB's texts).
+  * Polish (nEMO): ``polish.voiced_count`` of the transcript, from spelling rules
+    (documented in training/polish.py).
   * English (RAVDESS, IEMOCAP, manifest): g2p_en ARPAbet phones of the text that are
     voiced (``g2p.is_voiced``).
   An utterance with no text (and no lablaut) has no WN/PN: ValueError.
@@ -91,6 +93,10 @@ def voiced_phoneme_count(utt: Utterance) -> int:
             return EMODB_TEXT_PN[code]
         return german_voiced_estimate(_require_text(utt))
     text = _require_text(utt)
+    if utt.corpus == "nemo":
+        from .polish import voiced_count
+
+        return voiced_count(text)
     return english_voiced_count(text)
 
 

@@ -32,7 +32,7 @@ LICENCES = {
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", action="append", default=[], choices=("emodb", "ravdess", "iemocap", "manifest"))
+    p.add_argument("--corpus", action="append", default=[], choices=("emodb", "ravdess", "nemo", "iemocap", "manifest"))
     p.add_argument("--data", action="append", default=[], type=Path, help="one per --corpus, in order")
     p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
