@@ -92,3 +92,24 @@ def cached_many(paths: Iterable[Path], kind: str = "lld", cache_dir: Path = DEFA
             errors.append(str(e))
             print(f"error: {e}", file=sys.stderr)
     return out, errors
+
+
+def cached_augmented(path: Path, kind: str, utt_id: str, seed: int, others: list[Path],
+                     cache_dir: Path = DEFAULT_CACHE) -> np.ndarray:
+    """Frame features of one augmented copy (training.augment), cached by content, kind, seed and sources."""
+    from training import augment
+
+    h = hashlib.sha256("|".join([file_digest(path), kind, utt_id, str(seed)] +
+                                [file_digest(o) for o in others]).encode()).hexdigest()[:32]
+    target = Path(cache_dir) / _safe(f"{features.VERSION}+aug1-{kind}") / f"{h}.npy"
+    if target.exists():
+        return np.load(target)
+    rng = augment.rng_for(utt_id, kind, seed)
+    x, _ = augment.apply(kind, audio.load(path), rng, [audio.load(o) for o in others])
+    value = features.extract(x, audio.SAMPLE_RATE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, value)
+    os.replace(tmp, target)
+    return value

@@ -97,3 +97,28 @@ def samples(corpus: Corpus, utts: list[Utterance], system: str, target: str | No
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def augmented(corpus: Corpus, train_utts: list[Utterance], kinds: list[str], cache_dir: Path,
+              seed: int = 0) -> list[Utterance]:
+    """One altered copy of every training utterance per kind, added to corpus.inputs.
+
+    A copy is its own speaker ("SPK|kind") so that adaptive normalisation streams it apart from
+    the clean audio; babble is mixed from 6 utterances of other training speakers.
+    """
+    from dataclasses import replace
+
+    from training import augment
+
+    out = []
+    for kind in kinds:
+        for u in train_utts:
+            others = []
+            if kind == "babble":
+                pool = [o for o in train_utts if o.speaker != u.speaker]
+                rng = augment.rng_for(u.utt_id, "babble-sources", seed)
+                others = [pool[i].path for i in rng.choice(len(pool), size=min(6, len(pool)), replace=False)]
+            copy = replace(u, utt_id=f"{u.utt_id}|{kind}", speaker=f"{u.speaker}|{kind}")
+            corpus.inputs[copy.utt_id] = cache.cached_augmented(u.path, kind, u.utt_id, seed, others, cache_dir)
+            out.append(copy)
+    return out

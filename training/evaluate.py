@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training import adaptation, dataset, metrics, report
+from training import adaptation, augment, dataset, metrics, report
 from training.corpora import EMOTIONS
 from training.dataset import CTC_SYSTEMS, SYSTEMS
 from training.fit import FitConfig, fit
@@ -55,6 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit-folds", type=int, default=0, help="run only the first N folds (quick checks)")
     p.add_argument("--restart", action="store_true", help="discard saved folds of a different run")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--augment", default="", help="training copies, comma-separated: " + ",".join(augment.KINDS))
     adaptation.add_args(p)
     args = p.parse_args(argv)
     if len(args.corpus) != len(args.data):
@@ -98,6 +99,9 @@ def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> 
     test_utts = [u for u in corpus.utterances if u.speaker in test_speakers]
     norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in train_utts])
     ncfg = norm_config(args, corpus, train_utts)
+    if args.augment and args.system != "dnn":  # statistics from clean speech only; copies join training
+        train_utts = train_utts + dataset.augmented(corpus, train_utts, augment.parse(args.augment),
+                                                    args.cache_dir, args.seed)
     stats = dataset.TargetStats()
     target = args.target if args.system in CTC_SYSTEMS else None
     frames = None
@@ -143,7 +147,7 @@ def test_conditions(args) -> list[str]:
     """Held-out streams to score; the first is the headline (one stream per utterance, as files are served)."""
     if args.norm == "global" or args.system == "dnn":
         return ["global"]
-    return ["utterance", "session", "emotion", "speaker"]
+    return ["utterance", "session", "emotion"]
 
 
 def save_fold_model(path: Path, fitted, norm, ncfg, args, test_speakers) -> None:
@@ -166,6 +170,8 @@ def fingerprint(args) -> dict:
     run["data"] = [str(Path(d).resolve()) for d in args.datas]
     if args.norm != "global":
         run["norm"] = adaptation.config_from_args(args).to_dict()
+    if args.augment:
+        run["augment"] = args.augment
     run["fit"] = asdict(fit_config(args))
     run["fit"].pop("device", None)
     return run
@@ -198,6 +204,7 @@ def main(argv=None) -> int:
     kind = "egemaps" if args.system == "dnn" else "lld"
     try:
         adaptation.config_from_args(args)
+        augment.parse(args.augment)
         _CORPUS = dataset.load(list(zip(args.corpora, args.datas)), kind, args.cache_dir, progress=not args.quiet)
         folds = corpus_folds(_CORPUS) if args.protocol == "loco" else make_folds(_CORPUS.speakers, args.folds)
     except ValueError as e:

@@ -20,8 +20,7 @@ import numpy as np
 from realtime_ser import features, model
 from realtime_ser.decoder import best_path_decision
 from realtime_ser.lstm import StreamingBiLstm
-from training import cache, metrics
-from training.corpora import load_corpus
+from training import cache, dataset, metrics
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -44,7 +43,9 @@ def algorithmic_latency_ms(chunk_ms: int | None, right_ms: int) -> float | None:
 
 def evaluate(run: Path, configs: list[tuple[int | None, int]], cache_dir: Path) -> list[dict]:
     info = json.loads((run / "run.json").read_text())
-    utts = {u.utt_id: u for u in load_corpus(info["corpus"], Path(info["data"]))}
+    data = info["data"] if isinstance(info["data"], list) else [info["data"]]
+    specs = list(zip(info["corpus"].split("+"), data))
+    utts = {u.utt_id: u for u in dataset.load(specs, "lld", cache_dir, progress=False).utterances}
     truth, preds = [], {c: [] for c in configs}
     folds = sorted((run / "folds").glob("fold_*.json"))
     if not folds:

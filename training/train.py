@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from realtime_ser import features, model
-from training import dataset
+from training import adaptation, augment, dataset
 from training.corpora import EMOTIONS
 from training.fit import FitConfig, fit
 
@@ -25,6 +25,8 @@ LICENCES = {
     "ravdess": "RAVDESS (Livingstone & Russo, PLoS ONE 2018, Zenodo 1188976): CC BY-NC-SA 4.0. A model trained "
                "on it carries those terms: attribution, non-commercial use only, and derivatives shared alike.",
     "iemocap": "IEMOCAP (Busso et al., 2008): licensed by USC SAIL for research; check its licence agreement.",
+    "nemo": "nEMO (Christop, LREC-COLING 2024): CC BY-NC-SA 4.0. A model trained on it carries those terms: "
+            "attribution, non-commercial use only, and derivatives shared alike.",
     "manifest": "A user-supplied corpus: its own licence applies.",
 }
 
@@ -46,6 +48,11 @@ def parse_args(argv=None):
     p.add_argument("--metrics", type=Path, action="append", default=[],
                    help="results.json of evaluation runs to quote in the model card")
     p.add_argument("--cache-dir", type=Path, default=dataset.cache.DEFAULT_CACHE)
+    p.add_argument("--augment", default="", help="training copies, comma-separated: " + ",".join(augment.KINDS))
+    p.add_argument("--calibration", type=Path, default=None,
+                   help="calibration.json of training.calibrate: its temperature calibrates the served scores")
+    adaptation.add_args(p)
+    p.add_argument("--card-extra", type=Path, default=None, help="markdown appended to the model card")
     p.add_argument("--card-only", action="store_true",
                    help="do not train: rewrite the card and figures of the model in --out from --metrics")
     p.add_argument("--quiet", action="store_true")
@@ -58,15 +65,27 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.card_only:
-        return update_card(args.out, [json.loads(p.read_text()) for p in args.metrics])
+        return update_card(args.out, [json.loads(p.read_text()) for p in args.metrics],
+                           args.card_extra.read_text() if args.card_extra else "")
     try:
+        adaptation.config_from_args(args)
+        augment.parse(args.augment)
         corpus = dataset.load(list(zip(args.corpus, args.data)), "lld", args.cache_dir, progress=not args.quiet)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in corpus.utterances])
+    clean = list(corpus.utterances)
+    norm = dataset.Normalizer.fit([corpus.inputs[u.utt_id] for u in clean])
+    ncfg = adaptation.config_from_args(args)
+    if ncfg.mode == "adaptive":
+        ncfg = adaptation.prior(ncfg, [corpus.inputs[u.utt_id] for u in clean])
+    utts = clean + dataset.augmented(corpus, clean, augment.parse(args.augment), args.cache_dir, args.seed)
+    frames = adaptation.normalise_train(utts, corpus.inputs, ncfg, norm.mean, norm.std, args.seed)
     stats = dataset.TargetStats()
-    train = dataset.samples(corpus, corpus.utterances, "ctc", args.target, norm, stats)
+    train = dataset.samples(corpus, utts, "ctc", args.target, norm, stats, frames)
+    temperature = 1.0
+    if args.calibration:
+        temperature = float(json.loads(args.calibration.read_text())["temperature"])
     chunk = args.chunk_ms // 10 if args.chunk_ms else None
     cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads, chunk_frames=chunk,
                     right_context_frames=args.right_context_ms // 10 if chunk else 0)
@@ -80,13 +99,16 @@ def main(argv=None) -> int:
         system="ctc", labels=list(EMOTIONS), blank=0,
         feature_version=features.VERSION, feature_names=list(features.NAMES),
         norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=cfg.hidden, target=args.target,
-        **fitted.chunking,
+        **fitted.chunking, normalization=ncfg.to_dict() if ncfg.mode == "adaptive" else {},
+        temperature=temperature,
         training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpus, args.data)],
-                  "utterances": len(train), "speakers": len(corpus.speakers), "fit": asdict(cfg),
+                  "utterances": len(clean), "augmented_copies": len(utts) - len(clean),
+                  "augment": args.augment, "speakers": len(corpus.speakers), "fit": asdict(cfg),
                   "targets": stats.as_dict(), "seconds": round(seconds, 1), "skipped_files": corpus.errors},
         metrics=figures(evaluations),
     )
-    model.save(args.out, config, fitted.state_dict_numpy(), model_card(config, evaluations))
+    extra = args.card_extra.read_text() if args.card_extra else ""
+    model.save(args.out, config, fitted.state_dict_numpy(), model_card(config, evaluations, extra))
     model.load(args.out)  # the runtime must be able to serve what we wrote
     print(json.dumps({"out": str(args.out), "utterances": len(train), "seconds": round(seconds, 1)}))
     return 0
@@ -97,7 +119,7 @@ def figures(evaluations: list[dict]) -> dict:
             for e in evaluations}
 
 
-def update_card(out: Path, evaluations: list[dict]) -> int:
+def update_card(out: Path, evaluations: list[dict], extra: str = "") -> int:
     """Record new measured figures in an existing model directory, weights untouched."""
     try:
         m = model.load(out, check_features=False)
@@ -106,12 +128,12 @@ def update_card(out: Path, evaluations: list[dict]) -> int:
         return 2
     m.config.metrics = figures(evaluations)
     (out / model.CONFIG_FILE).write_text(m.config.to_json() + "\n")
-    (out / model.CARD_FILE).write_text(model_card(m.config, evaluations))
+    (out / model.CARD_FILE).write_text(model_card(m.config, evaluations, extra))
     print(json.dumps({"out": str(out), "figures": len(evaluations)}))
     return 0
 
 
-def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
+def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = "") -> str:
     corpora = [c.split(":", 1) for c in config.training["corpora"]]
     names = sorted({c for c, _ in corpora})
     fit_cfg = config.training.get("fit", {})
@@ -126,7 +148,12 @@ def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
         f"- **Classes:** {', '.join(config.labels)}.",
         f"- **Recipe:** Adam lr {fit_cfg.get('lr')}, batch {fit_cfg.get('batch_size')}, up to {fit_cfg.get('epochs')} "
         f"epochs (patience {fit_cfg.get('patience')}), dropout {fit_cfg.get('dropout')}, class-balanced, seed "
-        f"{fit_cfg.get('seed')}; the epoch with the best UAR on a 10% stratified hold-out is kept.", "",
+        f"{fit_cfg.get('seed')}; the epoch with the best UAR on a 10% stratified hold-out is kept."
+        + (f" Augmented copies: {config.training['augment']}." if config.training.get("augment") else ""),
+        f"- **Normalisation:** {config.norm_config}.",
+        f"- **Scores:** " + ("calibrated probabilities, temperature " f"{config.temperature:g} fitted on held-out "
+                             "speakers (training.calibrate)." if config.temperature != 1.0 else
+                             "the decoder's vote shares (uncalibrated)."), "",
         "## Training data", "",
         *[f"- {c} ({d}): {LICENCES[c]}" for c, d in corpora],
         f"- {config.training['utterances']} utterances, {config.training['speakers']} speakers, "
@@ -138,6 +165,9 @@ def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
         lines.append("This model was trained on RAVDESS and is therefore distributed under "
                      "**CC BY-NC-SA 4.0**: credit RAVDESS (Livingstone & Russo 2018), non-commercial use only, "
                      "share derivatives under the same terms.")
+    if "nemo" in names:
+        lines.append("This model was trained on nEMO and is therefore distributed under **CC BY-NC-SA 4.0**: credit "
+                     "nEMO (Christop 2024), non-commercial use only, share derivatives under the same terms.")
     if "emodb" in names:
         lines.append("EmoDB was made available by its authors for research; check its terms for other uses.")
     lines += ["", "## Measured figures (speaker-independent, leave-one-speaker-out)", ""]
@@ -150,9 +180,11 @@ def model_card(config: model.ModelConfig, evaluations: list[dict]) -> str:
                      "speakers); the bundled weights themselves are trained on all speakers of the corpora above.")
     else:
         lines.append("None recorded (trained without --metrics).")
+    if extra:
+        lines += ["", extra.rstrip()]
     lines += ["", "## Limits", "",
-              "Acted emotions of a few dozen speakers, German and English; expect lower accuracy on spontaneous "
-              "speech, other languages and noisy microphones."]
+              "Acted emotions of a few dozen speakers (German, English, Polish); expect lower accuracy on "
+              "spontaneous speech, other languages and noisy microphones."]
     return "\n".join(lines) + "\n"
 
 
