@@ -5,14 +5,23 @@ Times (`time`, `start`, `end`) are seconds of the source audio: frame t starts a
 wall-clock time it was produced (`produced_at`, time.monotonic()) and `latency_s`: how long
 after the audio at its reference time (`audio_time`) arrived in the engine it was produced.
 `to_dict(timing=True)` adds `latency_s` to the JSON.
+
+The JSON is always valid UTF-8 and strict JSON: text that is not valid Unicode (a file name
+with undecodable bytes) gets \\xNN escapes, and an event holding NaN or infinity raises
+ValueError rather than printing a non-JSON `NaN`. Posteriors are rounded to 6 decimals.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from realtime_ser.audio import display_name
+
+DECIMALS = 6
 
 
 @dataclass
@@ -35,11 +44,17 @@ class Event:
             if f.name not in ("produced_at", "latency_s"):
                 out[f.name] = _plain(getattr(self, f.name))
         if timing:
-            out["latency_s"] = None if self.latency_s is None else round(self.latency_s, 6)
+            out["latency_s"] = None if self.latency_s is None else round(self.latency_s, DECIMALS)
         return out
 
     def to_json(self, timing: bool = False) -> str:
-        return json.dumps(self.to_dict(timing), ensure_ascii=False)
+        """One line of strict JSON (no NaN/Infinity: ValueError naming the source instead)."""
+        data = self.to_dict(timing)
+        try:
+            return json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            raise ValueError(f"{data.get('source', '<stream>')}: {self.type} event holds NaN or "
+                             f"infinite values") from None
 
 
 def _plain(value):
@@ -52,7 +67,16 @@ def _plain(value):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return display_name(value)
     return value
+
+
+def _rounded(rows) -> list[list[float]]:
+    out = []
+    for row in rows:
+        out.append([round(v, DECIMALS) if math.isfinite(v) else v for v in map(float, row)])
+    return out
 
 
 @dataclass
@@ -116,6 +140,11 @@ class Posteriors(Event):
     outputs: list[str]
     posteriors: list[list[float]]
 
+    def to_dict(self, timing: bool = False) -> dict:
+        out = super().to_dict(timing)
+        out["posteriors"] = _rounded(out["posteriors"])
+        return out
+
 
 @dataclass
 class Error(Event):
@@ -126,4 +155,16 @@ class Error(Event):
     error: str
 
 
-__all__ = ["Error", "Event", "Partial", "Posteriors", "Segment", "Spike", "Utterance"]
+@dataclass
+class InputWarning(Event):
+    """A damaged but usable input (e.g. a WAV shorter than its header says); `warning` is one line.
+
+    The input is still processed (its events and utterance follow) and does not count as failed.
+    """
+
+    type = "warning"
+    source: str
+    warning: str
+
+
+__all__ = ["Error", "Event", "InputWarning", "Partial", "Posteriors", "Segment", "Spike", "Utterance"]

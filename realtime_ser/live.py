@@ -12,25 +12,31 @@ resamples), decodes and redraws the display (rich, 12 Hz) or prints events.
 --jsonl prints the events of `python -m realtime_ser.stream` (spike, segment, then exactly one
 utterance when capture ends: Ctrl-C, SIGTERM or --duration), source "mic:<device name>".
 Problems are one line on stderr: exit 2 before capture starts (model, options, device),
-exit 1 when the device is lost during capture.
+exit 1 when the device is lost during capture. While the display runs, whatever the audio
+stack writes to stderr (PortAudio, ALSA) is held back and printed below the display at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import queue
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections import deque
 
 import numpy as np
 
+from realtime_ser.audio import AudioError, check_rate
 from realtime_ser.engine import Engine, EngineConfig, Stream
 from realtime_ser.events import Error, Event, Segment, Spike
 from realtime_ser.model import ModelError
+from realtime_ser.stream import Parser, add_engine_options, discard_stdout
 
 PROG = "python -m realtime_ser.live"
 BLOCK_S = 0.02          # audio per callback block
@@ -40,6 +46,7 @@ REFRESH_HZ = 12
 TIMELINE_S = 10.0
 LEVEL_DECAY_DB = 3.0    # how fast the level meter falls, dB per update
 BAR_WIDTH = 34
+STDERR_LINES = 20       # lines of the audio stack's stderr shown after the display
 
 
 class LiveError(Exception):
@@ -50,36 +57,64 @@ class LiveError(Exception):
         self.code = code
 
 
+class OutputClosed(LiveError):
+    """The reader of stdout went away (`--jsonl | head`): stop quietly, exit 1."""
+
+    def __init__(self) -> None:
+        super().__init__("stdout closed", code=1)
+
+
 # ------------------------------------------------------------------ options
 
 
+def rate_option(text: str) -> int:
+    """An argparse type: a capture rate in Hz that the engine accepts (8000..192000)."""
+    try:
+        return check_rate(int(text, 10))
+    except ValueError as err:
+        problem = err.problem if isinstance(err, AudioError) else f"expected a whole number of Hz, got {text!r}"
+        raise argparse.ArgumentTypeError(problem) from None
+
+
+def seconds_option(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description="Real-time speech emotion recognition "
-                                "from a microphone.")
+    p = Parser(prog=PROG, description="Real-time speech emotion recognition from a microphone.")
     p.add_argument("--device", default=None, metavar="N|NAME", help="input device (default: system default)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.add_argument("--jsonl", action="store_true", help="no display: events as JSON Lines on stdout")
-    p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
-    p.add_argument("--chunk-ms", type=int, default=100, help="BiLSTM chunk, ms (default 100)")
-    p.add_argument("--right-context-ms", type=int, default=None,
-                   help="BiLSTM right context, ms (default: the model's, else 200)")
-    p.add_argument("--endpoint-ms", type=int, default=500, help="Null run that ends a segment, ms (default 500)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
-    p.add_argument("--samplerate", type=int, default=None, metavar="HZ",
-                   help="capture rate (default: the device's default rate)")
+    add_engine_options(p)
+    p.add_argument("--duration", type=seconds_option, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--samplerate", type=rate_option, default=None, metavar="HZ",
+                   help="capture rate, 8000..192000 (default: the device's default rate)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed (one line)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        engine = None if args.list_devices else load_engine(args)  # a bad model: exit 2 before any audio
         sd = load_sounddevice()
         if args.list_devices:
             return list_devices(sd)
-        engine = load_engine(args)
         device = find_device(sd, args.device)
-        rate = args.samplerate or int(device["default_samplerate"])
+        rate = args.samplerate or device_rate(device)
         return run(sd, engine, device, rate, args)
+    except OutputClosed as err:
+        discard_stdout()
+        return err.code
     except LiveError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.code
@@ -107,6 +142,8 @@ def load_engine(args) -> Engine:
         return Engine(config)
     except (ModelError, ValueError, OSError) as err:
         raise LiveError(err) from None
+    except Exception as err:  # noqa: BLE001 - still one line and exit 2
+        raise LiveError(f"cannot load the model ({type(err).__name__}: {err})") from None
 
 
 # ------------------------------------------------------------------ devices
@@ -150,6 +187,14 @@ def find_device(sd, spec: str | None) -> dict:
     except (ValueError, sd.PortAudioError) as err:
         what = "no default input device" if spec is None else f"bad --device {spec!r}"
         raise LiveError(f"{what}: {err}") from None
+
+
+def device_rate(device: dict) -> int:
+    """The device's default rate, if the engine accepts it."""
+    try:
+        return check_rate(device.get("default_samplerate"), f"device {device.get('name')!r}")
+    except AudioError as err:
+        raise LiveError(f"{err}; pass --samplerate") from None
 
 
 # ------------------------------------------------------------------ capture
@@ -233,14 +278,20 @@ def run(sd, engine: Engine, device: dict, rate: int, args) -> int:
     stream = engine.create_stream(f"mic:{device['name']}")
     view = None if args.jsonl else View(device["name"], rate, engine.labels, capture)
     out = JsonlOutput() if args.jsonl else view
+    held = HeldStderr() if view is not None else contextlib.nullcontext()
     with StopFlag() as stop:
         mic = open_input(sd, device, rate, capture)
         if args.jsonl:
             print(f"{PROG}: listening on {device['name']!r} at {rate} Hz", file=sys.stderr, flush=True)
         try:
-            lost = loop(engine, stream, capture, rate, args.duration, stop, view, out)
+            with held:
+                try:
+                    lost = loop(engine, stream, capture, rate, args.duration, stop, view, out)
+                finally:
+                    close_quietly(mic)
         finally:
-            close_quietly(mic)
+            if view is not None:
+                view.end_line()
     rest = [] if lost else capture.take(timeout=0)
     if rest:
         feed(engine, stream, rest, rate, None)
@@ -249,6 +300,7 @@ def run(sd, engine: Engine, device: dict, rate: int, args) -> int:
     ok = out.add(stream.events())
     if view is not None:
         view.print_final()
+        held.print_lines()
     if lost:
         print(f"{PROG}: error: {lost}", file=sys.stderr)
         return 1
@@ -293,6 +345,68 @@ def feed(engine: Engine, stream: Stream, blocks: list, rate: int, view) -> None:
         engine.decode([stream])
 
 
+class HeldStderr:
+    """fd 2 goes to a temporary file while the display runs, so that lines the audio stack
+    writes there (PortAudio, ALSA: "ALSA lib ... snd_pcm_recover() failed") cannot tear it.
+    print_lines() shows them afterwards (the last STDERR_LINES, repeats merged)."""
+
+    def __init__(self) -> None:
+        self._saved = None
+        self._file = None
+        self.lines: list[str] = []
+
+    def __enter__(self):
+        try:
+            sys.stderr.flush()
+            self._file = tempfile.TemporaryFile()
+            self._saved = os.dup(2)
+            os.dup2(self._file.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to hold
+            self._restore()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._saved is None:
+            return
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+        if self._file is not None:
+            self._file.seek(0)
+            text = self._file.read().decode("utf-8", "backslashreplace")
+            self._file.close()
+            self._file = None
+            self.lines = _merged([ln.rstrip() for ln in text.splitlines() if ln.strip()])
+
+    def print_lines(self) -> None:
+        lines = self.lines[-STDERR_LINES:]
+        skipped = len(self.lines) - len(lines)
+        if skipped:
+            lines.insert(0, f"({skipped} earlier lines not shown)")
+        for line in lines:
+            print(line, file=sys.stderr)
+
+
+def _merged(lines: list[str]) -> list[str]:
+    """Runs of one repeated line as one line with a count."""
+    out: list[str] = []
+    count = 0
+    for i, line in enumerate(lines):
+        count += 1
+        if i + 1 == len(lines) or lines[i + 1] != line:
+            out.append(line if count == 1 else f"{line} (x{count})")
+            count = 0
+    return out
+
+
 def close_quietly(mic) -> None:
     try:
         mic.stop()
@@ -306,10 +420,13 @@ class JsonlOutput:
 
     def add(self, events: list[Event]) -> bool:
         ok = True
-        for event in events:
-            ok &= not isinstance(event, Error)
-            sys.stdout.write(event.to_json() + "\n")
-        sys.stdout.flush()
+        try:
+            for event in events:
+                ok &= not isinstance(event, Error)
+                sys.stdout.write(event.to_json() + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
         return ok
 
 
@@ -391,6 +508,11 @@ class View:
         self.running = stream.result()
         self.duration = stream.duration
         live.update(self.render(), refresh=True)
+
+    def end_line(self) -> None:
+        """End the display's last line: rich leaves it open when stdout is not a terminal."""
+        if not self.console.is_terminal:
+            self.console.line()
 
     def print_final(self) -> None:
         if self.final is not None:

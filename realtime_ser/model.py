@@ -10,6 +10,7 @@ Serving needs no torch: `load()` returns a `Model`; realtime_ser.lstm runs its B
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class ModelConfig:
     target: str | None = None  # wn | pn | pn2 for CTC
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    # realtime_ser.normalize.NormConfig as a dict; empty: global statistics (older models)
+    normalization: dict = field(default_factory=dict)
+    # temperature T of the calibrated scores, softmax(log(shares) / T); 1.0: uncalibrated
+    temperature: float = 1.0
     format: str = FORMAT
 
     @property
@@ -59,6 +64,13 @@ class ModelConfig:
         out = list(self.labels)
         out.insert(self.blank, NULL)
         return out
+
+    @property
+    def norm_config(self):
+        """The input normalisation (realtime_ser.normalize.NormConfig)."""
+        from realtime_ser.normalize import NormConfig
+
+        return NormConfig.from_dict(self.normalization or None)
 
     @property
     def input_dim(self) -> int:
@@ -80,6 +92,13 @@ class ModelConfig:
             problems.append("normalisation std must be positive")
         if self.layers != 1 or not self.bidirectional:
             problems.append("only 1-layer bidirectional LSTMs are served")
+        try:
+            self.norm_config.validate(self.input_dim)
+        except (ValueError, TypeError) as e:
+            problems.append(str(e))
+        t = self.temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.05 <= t <= 20:
+            problems.append(f"temperature must be a number in [0.05, 20], got {t!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -108,19 +127,21 @@ def save(path: str | Path, config: ModelConfig, weights: dict[str, np.ndarray], 
 
 
 def load(path: str | Path | None = None, check_features: bool = True) -> "Model":
-    """Read a model directory (default: the bundled model). Raises ModelError with one line."""
-    from safetensors.numpy import load_file
+    """Read a model directory (default: the bundled model), everything validated up front.
 
+    Raises ModelError, one line naming the directory and the problem: a missing file, a
+    corrupt safetensors file, config.json not a JSON object or a field of the wrong type,
+    a weight of the wrong dtype (float32 only) or shape, or holding NaN/inf. Weights are
+    read with safetensors only: nothing is ever unpickled.
+    """
     path = Path(path) if path is not None else DEFAULT_DIR
     try:
-        raw = json.loads((path / CONFIG_FILE).read_text())
-        known = set(ModelConfig.__dataclass_fields__)
-        config = ModelConfig(**{k: v for k, v in raw.items() if k in known})
-        config.validate()
-        weights = load_file(str(path / WEIGHTS_FILE))
-    except FileNotFoundError as e:
-        raise ModelError(f"{path}: not a model directory ({Path(e.filename).name} missing)") from None
-    except (ValueError, TypeError, OSError) as e:
+        config = _read_config(path)
+        weights = _read_weights(path / WEIGHTS_FILE)
+        _check_weights(config, weights)
+    except _Missing as e:
+        raise ModelError(f"{path}: not a model directory ({e})") from None
+    except _Invalid as e:
         raise ModelError(f"{path}: invalid model ({e})") from None
     if check_features:
         from realtime_ser import features
@@ -130,6 +151,186 @@ def load(path: str | Path | None = None, check_features: bool = True) -> "Model"
                 f"{path}: trained on features {config.feature_version!r}, this runtime computes "
                 f"{features.VERSION!r}; retrain or use a matching version")
     return Model(config, weights, path)
+
+
+class _Missing(Exception):
+    """A file of the model directory is not there."""
+
+
+class _Invalid(Exception):
+    """A file is there but unusable; the message says why, in one line."""
+
+
+def _one_line(err: object) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _read_config(path: Path) -> ModelConfig:
+    if not path.is_dir():
+        raise _Missing("not a directory" if path.exists() else "no such directory")
+    if not (path / CONFIG_FILE).is_file():
+        raise _Missing(f"{CONFIG_FILE} missing")
+    try:
+        text = (path / CONFIG_FILE).read_bytes().decode("utf-8")
+    except OSError as e:
+        raise _Invalid(f"cannot read {CONFIG_FILE}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise _Invalid(f"{CONFIG_FILE} is not UTF-8 text") from None
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except ValueError as e:
+        raise _Invalid(f"{CONFIG_FILE} is not valid JSON: {_one_line(e)}") from None
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{CONFIG_FILE} must hold a JSON object, not {type(raw).__name__}")
+    problems = [p for key, check in _FIELD_CHECKS.items() if key in raw for p in [check(key, raw[key])] if p]
+    if problems:
+        raise _Invalid("; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else ""))
+    known = set(ModelConfig.__dataclass_fields__)  # fields this runtime does not know are ignored
+    try:
+        config = ModelConfig(**{k: v for k, v in raw.items() if k in known})
+        config.validate()
+    except Exception as e:  # noqa: BLE001 - any failure of a newer field's own checks
+        raise _Invalid(_one_line(e)) from None
+    return config
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# Type checks of config.json fields, before ModelConfig sees them; each returns a problem or None.
+# Fields not listed here (newer ones) are left to ModelConfig.validate().
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _text(key, v):
+    return None if isinstance(v, str) else f"{key} must be a string, got {v!r:.40}"
+
+
+def _text_or_none(key, v):
+    return None if v is None else _text(key, v)
+
+
+def _mapping(key, v):
+    return None if isinstance(v, dict) else f"{key} must be a JSON object, got {type(v).__name__}"
+
+
+def _flag(key, v):
+    return None if isinstance(v, bool) else f"{key} must be true or false, got {v!r:.40}"
+
+
+def _positive_int(key, v):
+    return None if _is_int(v) and v > 0 else f"{key} must be a positive integer, got {v!r:.40}"
+
+
+def _int_or_none(key, v):
+    return None if v is None or _is_int(v) else f"{key} must be an integer or null, got {v!r:.40}"
+
+
+def _frames(minimum: int):
+    def check(key, v):
+        if v is None or (_is_int(v) and v >= minimum):
+            return None
+        return f"{key} must be null or an integer >= {minimum}, got {v!r:.40}"
+    return check
+
+
+def _labels(key, v):
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+        return f"{key} must be a non-empty list of non-empty strings, got {v!r:.60}"
+    if len(set(v)) != len(v):
+        return f"{key} must be distinct, got {v!r:.60}"
+    return None
+
+
+def _names(key, v):
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return None
+    return f"{key} must be a list of strings"
+
+
+def _numbers(positive: bool):
+    def check(key, v):
+        if not isinstance(v, list):
+            return f"{key} must be a list of numbers, got {type(v).__name__}"
+        for i, x in enumerate(v):
+            if not _is_number(x):
+                return f"{key}[{i}] must be a finite number, got {x!r:.40}"
+            if positive and x <= 0:
+                return f"{key}[{i}] must be positive, got {x!r}"
+        return None
+    return check
+
+
+_FIELD_CHECKS = {
+    "format": _text,
+    "system": _text,
+    "labels": _labels,
+    "blank": _int_or_none,
+    "feature_version": _text,
+    "feature_names": _names,
+    "norm_mean": _numbers(positive=False),
+    "norm_std": _numbers(positive=True),
+    "hidden": _positive_int,
+    "layers": _positive_int,
+    "bidirectional": _flag,
+    "chunk_frames": _frames(1),
+    "right_context_frames": _frames(0),
+    "target": _text_or_none,
+    "training": _mapping,
+    "metrics": _mapping,
+    "normalization": _mapping,
+}
+
+
+def _read_weights(file: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a safetensors file, float32 only; _Invalid for anything else."""
+    from safetensors import safe_open
+
+    if not file.is_file():
+        raise _Missing(f"{file.name} missing")
+    try:
+        with safe_open(file, framework="np") as f:
+            names = list(f.keys())
+            for name in names:
+                dtype = f.get_slice(name).get_dtype()
+                if dtype != "F32":
+                    raise _Invalid(f"weight {name} is {dtype}, expected F32 (float32)")
+            return {name: f.get_tensor(name) for name in names}
+    except _Invalid:
+        raise
+    except Exception as e:  # noqa: BLE001 - SafetensorError (corrupt, truncated, empty), OSError, ...
+        raise _Invalid(f"{WEIGHTS_FILE} is not a valid safetensors file: {_one_line(e)}") from None
+
+
+def _check_weights(config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
+    """Every weight the BiLSTM needs, of the shape the config implies, and finite."""
+    h, d, n = config.hidden, config.input_dim, len(config.outputs)
+    expected = {}
+    for suffix in ("", "_reverse"):
+        expected[f"lstm.weight_ih_l0{suffix}"] = (4 * h, d)
+        expected[f"lstm.weight_hh_l0{suffix}"] = (4 * h, h)
+        expected[f"lstm.bias_ih_l0{suffix}"] = (4 * h,)
+        expected[f"lstm.bias_hh_l0{suffix}"] = (4 * h,)
+    expected["out.weight"] = (n, 2 * h)
+    expected["out.bias"] = (n,)
+    for name, shape in expected.items():
+        if name not in weights:
+            raise _Invalid(f"weight {name} missing")
+        if weights[name].shape != shape:
+            raise _Invalid(f"weight {name} has shape {weights[name].shape}, expected {shape} "
+                           f"(hidden {h}, {d} features, {n} outputs)")
+    for name, w in weights.items():
+        if not np.isfinite(w).all():
+            raise _Invalid(f"weight {name} holds NaN or infinite values")
 
 
 class Model:
@@ -151,8 +352,16 @@ class Model:
         if self.fwd.w_ih.shape != (4 * h, config.input_dim) or self.out_w.shape != (len(config.outputs), 2 * h):
             raise ModelError(f"{path}: weight shapes do not match the config")
 
+    def new_normalizer(self):
+        """A fresh stream's input normalisation (realtime_ser.normalize.Normalizer)."""
+        from realtime_ser.normalize import Normalizer
+
+        c = self.config
+        return Normalizer(c.norm_config, c.feature_names, c.norm_mean, c.norm_std)
+
     def normalize(self, feats: np.ndarray) -> np.ndarray:
-        return ((feats - self.mean) * self.inv_std).astype(np.float32)
+        """Features of one utterance, normalised as one stream from its start."""
+        return self.new_normalizer().process(feats)
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
         """Raw outputs (T, n_outputs) of a whole utterance of unnormalised features (offline BiLSTM)."""

@@ -1,47 +1,93 @@
 """Stream audio files through the engine and print events as JSON Lines.
 
-    python -m realtime_ser.stream FILE|DIR|- ... [--model DIR] [--chunk-ms 100]
+    python -m realtime_ser.stream FILE|DIR|FIFO|- ... [--model DIR] [--chunk-ms 100]
         [--right-context-ms MS] [--endpoint-ms 500] [--partials] [--posteriors]
         [--no-spikes] [--latency] [--realtime] [--quiet]
 
 Each input is read in blocks (bounded memory, any length) and fed to one stream; its events
 go to stdout as they are produced, one JSON object a line (see realtime_ser.events):
 spike / segment / utterance (exactly one per good input), partial and posteriors on request.
-Directories are searched recursively for audio files. `-` reads one audio stream from stdin
-through libsndfile: WAV (any rate, channels, PCM/float) works from a pipe; FLAC does not
-(libsndfile cannot decode FLAC from a pipe: pass the file's path); raw PCM is not accepted.
+Directories are searched recursively for audio files. `-` reads one audio stream from stdin,
+and a named pipe (FIFO) is read the same way: any format libsndfile reads, decoded as it
+arrives; FLAC, MP3 and CAF (which libsndfile cannot decode from a pipe) are first spooled
+to a temporary file. Raw PCM is not accepted.
 
-A bad input gives one {"type": "error", ...} line, the other inputs go on, and the exit
-status is 1. A missing or invalid model (or bad options) gives one line on stderr and exit 2.
+Exit status: 0 all inputs good; 1 some input failed (each gave one {"type": "error", ...}
+line and the others went on), or stdout was closed early (e.g. `| head`: the run stops
+quietly); 2 bad usage or a missing/invalid model (one line on stderr, nothing on stdout);
+130 on Ctrl-C (an "interrupted" error event for the input in flight, after everything
+finished so far). A damaged but usable input (a WAV shorter than its header says) gives a
+{"type": "warning", ...} line and is processed; it does not fail the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
 
 import numpy as np
 
-from realtime_ser.audio import SAMPLE_RATE, AudioError, Resampler, check_rate, find_audio_files, iter_blocks
+from realtime_ser.audio import (SAMPLE_RATE, STDIN_NAME, AudioError, display_name, find_audio_files,
+                                iter_blocks, iter_stdin_blocks)
 from realtime_ser.engine import Engine, EngineConfig, Stream
-from realtime_ser.events import Error
+from realtime_ser.events import Error, Event, InputWarning
 from realtime_ser.model import ModelError
 
 PROG = "python -m realtime_ser.stream"
 STDIN = "-"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Option ranges (ms, multiples of 10).
+CHUNK_MS = (10, 10000)
+RIGHT_CONTEXT_MS = (0, 5000)
+ENDPOINT_MS = (10, 60000)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def ms_option(low: int, high: int):
+    """An argparse type: a whole number of ms, a multiple of 10, in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of ms, got {text!r}") from None
+        if not low <= value <= high or value % 10:
+            raise argparse.ArgumentTypeError(
+                f"expected a multiple of 10 from {low} to {high} ms, got {value}")
+        return value
+
+    return parse
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """--model, --chunk-ms, --right-context-ms, --endpoint-ms (shared with realtime_ser.live)."""
+    p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
+    p.add_argument("--chunk-ms", type=ms_option(*CHUNK_MS), default=100,
+                   help=f"BiLSTM chunk, ms (default 100; {CHUNK_MS[0]}..{CHUNK_MS[1]})")
+    p.add_argument("--right-context-ms", type=ms_option(*RIGHT_CONTEXT_MS), default=None,
+                   help=f"BiLSTM right context, ms (default: the model's, else 200; "
+                        f"{RIGHT_CONTEXT_MS[0]}..{RIGHT_CONTEXT_MS[1]})")
+    p.add_argument("--endpoint-ms", type=ms_option(*ENDPOINT_MS), default=500,
+                   help=f"Null run that ends a segment, ms (default 500; {ENDPOINT_MS[0]}..{ENDPOINT_MS[1]})")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description="Real-time speech emotion recognition "
-                                "of audio files, as JSON Lines events on stdout.")
-    p.add_argument("inputs", nargs="+", metavar="FILE|DIR|-", help="audio files, directories, or - for stdin")
-    p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
-    p.add_argument("--chunk-ms", type=int, default=100, help="BiLSTM chunk, ms (default 100)")
-    p.add_argument("--right-context-ms", type=int, default=None,
-                   help="BiLSTM right context, ms (default: the model's, else 200)")
-    p.add_argument("--endpoint-ms", type=int, default=500, help="Null run that ends a segment, ms (default 500)")
+    p = Parser(prog=PROG, description="Real-time speech emotion recognition "
+               "of audio files, as JSON Lines events on stdout.")
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR|-",
+                   help="audio files, directories, named pipes, or - for stdin")
+    add_engine_options(p)
     p.add_argument("--partials", action="store_true", help="also print the running decision")
     p.add_argument("--posteriors", action="store_true", help="also print frame posteriors")
     p.add_argument("--no-spikes", action="store_true", help="do not print spike events")
@@ -51,73 +97,167 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class OutputClosed(Exception):
+    """stdout was closed by its reader (a broken pipe)."""
+
+
+class Output:
+    """Events to stdout as UTF-8 JSON Lines, flushed after each."""
+
+    def __init__(self, timing: bool) -> None:
+        self.timing = timing
+
+    def write(self, event: Event) -> None:
+        line = event.to_json(timing=self.timing) + "\n"
+        try:
+            target = getattr(sys.stdout, "buffer", None)
+            if target is not None:
+                target.write(line.encode("utf-8"))
+            else:
+                sys.stdout.write(line)
+            (target or sys.stdout).flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed (one line)
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    if sys.stdout is None:
+        print(f"{PROG}: error: stdout is closed", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        engine = _load_engine(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if engine is None:
+        return EXIT_USAGE
+    out = Output(args.latency)
+    try:
+        return _run_all(engine, args, out)
+    except OutputClosed:
+        discard_stdout()
+        return EXIT_FAILED
+
+
+def _load_engine(args) -> Engine | None:
+    """The engine, or None after one line on stderr."""
     config = EngineConfig(model=args.model, chunk_ms=args.chunk_ms, right_context_ms=args.right_context_ms,
                           endpoint_ms=args.endpoint_ms, posteriors=args.posteriors,
                           partials=args.partials, spikes=not args.no_spikes)
     try:
-        engine = Engine(config)
+        return Engine(config)
     except (ModelError, ValueError, OSError) as err:
         print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
-        return 2
+    except Exception as err:  # noqa: BLE001 - still one line and exit 2
+        print(f"{PROG}: error: cannot load the model ({type(err).__name__}: {_one_line(err)})", file=sys.stderr)
+    return None
+
+
+def _run_all(engine: Engine, args, out: Output) -> int:
     inputs = _expand(args.inputs)
-    ok = True
-    for source in _progress(inputs, args.quiet):
-        ok &= run_one(engine, source, args)
-    return 0 if ok else 1
+    bar = _progress(len(inputs), args.quiet)
+    failed = False
+    current = None
+    try:
+        for item in inputs:
+            if isinstance(item, AudioError):
+                out.write(Error(item.source, str(item)))
+                failed = True
+            else:
+                current = _name(item)
+                failed |= not run_one(engine, item, args, out)
+                current = None
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the last line
+        if current is not None:
+            try:
+                out.write(Error(current, f"{current}: interrupted"))
+            except OutputClosed:
+                discard_stdout()
+        return EXIT_INTERRUPTED
+    finally:
+        if bar is not None:
+            bar.close()
+    return EXIT_FAILED if failed else EXIT_OK
 
 
-def _expand(inputs: list[str]) -> list[str]:
-    """Directories expanded to their audio files; '-' kept where it stands."""
-    out: list[str] = []
+def discard_stdout() -> None:
+    """After a broken pipe: send what is left in stdout's buffer to /dev/null, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _expand(inputs: list[str]) -> list[str | AudioError]:
+    """Directories expanded to their audio files ('-' kept where it stands); a directory
+    without audio becomes an AudioError."""
+    out: list[str | AudioError] = []
     for item in inputs:
-        out.extend([STDIN] if item == STDIN else [str(p) for p in find_audio_files([item])])
+        if item == STDIN:
+            out.append(STDIN)
+        elif os.path.isdir(item):
+            found = find_audio_files([item])
+            if not found:
+                out.append(AudioError(item, "no audio files in this directory"))
+            out.extend(str(p) for p in found)
+        else:
+            out.append(item)
     return out
 
 
-def _progress(inputs: list[str], quiet: bool):
-    if quiet or len(inputs) < 2:
-        return inputs
+def _progress(total: int, quiet: bool):
+    if quiet or total < 2:
+        return None
     from tqdm import tqdm
 
-    return tqdm(inputs, desc="streaming", unit="file", file=sys.stderr)
+    return tqdm(total=total, desc="streaming", unit="file", file=sys.stderr)
 
 
-def run_one(engine: Engine, source: str, args: argparse.Namespace) -> bool:
+def _name(source: str) -> str:
+    return STDIN_NAME if source == STDIN else display_name(source)
+
+
+def run_one(engine: Engine, source: str, args: argparse.Namespace, out: Output) -> bool:
     """Stream one input and print its events; False if it gave an error event."""
-    name = "<stdin>" if source == STDIN else source
+    name = _name(source)
     stream = engine.create_stream(name)
     ok = True
     try:
         pace = _Pacer() if args.realtime else None
-        for block in _blocks(source, 0.1 if args.realtime else 1.0):
+        warn = lambda message: out.write(InputWarning(name, message))  # noqa: E731
+        for block in _blocks(source, 0.1 if args.realtime else 1.0, warn):
             if pace:
                 pace.wait(len(block) / SAMPLE_RATE)
             stream.accept_waveform(SAMPLE_RATE, block)
-            ok &= _drain(engine, stream, args)
+            ok &= _drain(engine, stream, out)
         stream.input_finished()
-        ok &= _drain(engine, stream, args)
+        ok &= _drain(engine, stream, out)
+    except OutputClosed:
+        raise
     except Exception as err:  # noqa: BLE001 - every problem becomes one error event
-        _write(Error(name, _message(name, err)), args)
+        out.write(Error(name, _message(name, err)))
         ok = False
     return ok
 
 
-def _drain(engine: Engine, stream: Stream, args) -> bool:
+def _drain(engine: Engine, stream: Stream, out: Output) -> bool:
     """Decode what the stream has and print its events; False if one was an error."""
     if engine.ready([stream]):
         engine.decode([stream])
     ok = True
     for event in stream.events():
         ok &= not isinstance(event, Error)
-        _write(event, args)
+        out.write(event)
     return ok
-
-
-def _write(event, args) -> None:
-    sys.stdout.write(event.to_json(timing=args.latency) + "\n")
-    sys.stdout.flush()
 
 
 class _Pacer:
@@ -134,40 +274,15 @@ class _Pacer:
             time.sleep(delay)
 
 
-def _blocks(source: str, block_seconds: float) -> Iterator[np.ndarray]:
+def _blocks(source: str, block_seconds: float, warn) -> Iterator[np.ndarray]:
     if source == STDIN:
-        return _stdin_blocks(block_seconds)
-    return iter_blocks(source, block_seconds)
-
-
-def _stdin_blocks(block_seconds: float) -> Iterator[np.ndarray]:
-    """stdin (a WAV/FLAC/... stream) as float32 mono 16 kHz blocks."""
-    import soundfile as sf
-
-    try:
-        f = sf.SoundFile(sys.stdin.buffer.fileno(), closefd=False)
-    except (sf.SoundFileError, RuntimeError, OSError) as err:
-        reason = getattr(err, "error_string", "") or _one_line(err)
-        raise AudioError("<stdin>", f"not a WAV stream ({reason})") from None
-    with f:
-        rate = check_rate(f.samplerate, "<stdin>")
-        resampler = Resampler(rate, "<stdin>")
-        block = max(1, int(block_seconds * rate))
-        while True:
-            data = f.read(block, dtype="float32", always_2d=True)
-            if not len(data):
-                break
-            out = resampler.process(data)
-            if out.size:
-                yield out
-        tail = resampler.process(np.zeros(0, np.float32), last=True)
-        if tail.size:
-            yield tail
+        return iter_stdin_blocks(block_seconds)
+    return iter_blocks(source, block_seconds, on_warning=warn)
 
 
 def _message(source: str, err: BaseException) -> str:
     """One line naming the input."""
-    text = _one_line(err)
+    text = display_name(_one_line(err))
     if isinstance(err, AudioError) or text.startswith(f"{source}:"):
         return text
     if not isinstance(err, ValueError):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -64,7 +68,7 @@ def test_constants():
         (np.int16, [-32768, 0, 16384, 32767], [-1.0, 0.0, 0.5, 32767 / 32768]),
         (np.int32, [-(2**31), 0, 2**30, 2**31 - 1], [-1.0, 0.0, 0.5, 1.0 - 2**-31]),
         (np.uint8, [0, 128, 192, 255], [-1.0, 0.0, 0.5, 127 / 128]),
-        (np.float32, [-1.5, 0.0, 0.25, 2.0], [-1.5, 0.0, 0.25, 2.0]),
+        (np.float32, [-1.5, 0.0, 0.25, 1.25], [-1.5, 0.0, 0.25, 1.25]),  # floats keep values up to +-1.5
         (np.float64, [-0.1, 0.0, 0.3, 0.7], [-0.1, 0.0, 0.3, 0.7]),
     ],
 )
@@ -120,6 +124,33 @@ def test_to_mono_float_errors():
     assert str(e.value) == "<buffer>: no samples (zero length)"
 
 
+def test_to_mono_float_rejects_int_scale_floats():
+    x = np.array([0.0, 32767.0, -32767.0, 100.0])
+    with pytest.raises(AudioError) as e:
+        to_mono_float(x, "buf")
+    assert_one_line_error(e, "buf", "float samples reach 32767", "[-1, 1]", "int16")
+    with pytest.raises(AudioError, match="float samples reach 1.6"):
+        to_mono_float(np.array([0.0, -1.6], np.float32))
+    # the same values as int16 are fine (that is what they are)
+    np.testing.assert_allclose(to_mono_float(x.astype(np.int16)), x / 32768, atol=1e-7)
+
+
+def test_to_mono_float_rejects_channels_first():
+    with pytest.raises(AudioError) as e:
+        to_mono_float(np.zeros((2, 16000), np.float32), "buf")
+    assert_one_line_error(e, "buf", "(2, 16000)", "channels-first", "(n, channels)")
+    assert to_mono_float(np.zeros((16000, 2), np.float32)).shape == (16000,)
+    assert to_mono_float(np.zeros((3, 2), np.int16)).shape == (3,)  # a tiny stereo chunk
+    assert to_mono_float(np.zeros((2, 64), np.float32)).shape == (2,)  # 64 channels is plausible
+
+
+def test_resampler_and_stream_reject_int_scale_and_channels_first():
+    with pytest.raises(AudioError, match="float samples reach"):
+        Resampler(44100).process(np.full(100, 20000.0))
+    with pytest.raises(AudioError, match="channels-first"):
+        to_16k(np.zeros((2, 4410), np.float32), 44100)
+
+
 # --------------------------------------------------------------------------- check_rate
 
 
@@ -128,7 +159,8 @@ def test_check_rate_ok(rate):
     assert check_rate(rate, "s") == int(rate)
 
 
-@pytest.mark.parametrize("rate", [4000, 7999, 0, -16000, 44100.5, float("nan"), float("inf"), True, "16000", None])
+@pytest.mark.parametrize("rate", [4000, 7999, 0, -16000, 44100.5, float("nan"), float("inf"), True, "16000", None,
+                                  192001, 384000, 10**20, 10**400, 1e300])
 def test_check_rate_bad(rate):
     with pytest.raises(AudioError) as e:
         check_rate(rate, "src")
@@ -139,6 +171,18 @@ def test_check_rate_message():
     with pytest.raises(AudioError) as e:
         check_rate(4000, "l.wav")
     assert str(e.value) == "l.wav: sample rate 4000 Hz is below the 8000 Hz minimum"
+    with pytest.raises(AudioError) as e:
+        check_rate(10**20, "h.wav")
+    assert str(e.value) == "h.wav: sample rate 100000000000000000000 Hz is above the 192000 Hz maximum"
+    assert check_rate(192000) == audio.MAX_SAMPLE_RATE == 192000
+
+
+def test_huge_rate_is_refused_quickly():
+    """It used to hang inside soxr: check_rate had no upper bound."""
+    with pytest.raises(AudioError, match="maximum"):
+        Resampler(10**20)
+    with pytest.raises(AudioError, match="maximum"):
+        to_16k(np.zeros(10, np.float32), 10**12)
 
 
 # --------------------------------------------------------------------------- to_16k / Resampler
@@ -408,6 +452,106 @@ def test_iter_blocks_never_reads_whole_file(tmp_path, monkeypatch):
     assert requested, "iter_blocks must read through soundfile"
     assert all(0 < f <= int(0.5 * rate) for f in requested), requested
     assert sum(len(b) for b in blocks) == pytest.approx(5.0 * SAMPLE_RATE, abs=2)
+
+
+def test_symlink_loop_and_broken_link(tmp_path):
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(tmp_path / "loop2.wav")
+    (tmp_path / "loop2.wav").symlink_to(loop)
+    with pytest.raises(AudioError) as e:
+        iter_blocks(loop)
+    assert str(e.value) == f"{loop}: symbolic link loop"
+    broken = tmp_path / "broken.wav"
+    broken.symlink_to(tmp_path / "gone.wav")
+    with pytest.raises(AudioError) as e:
+        load(broken)
+    assert str(e.value) == f"{broken}: broken symbolic link"
+
+
+def test_truncated_wav_warns_and_gives_what_is_there(tmp_path):
+    full = write(tmp_path / "full.wav", tone(2.0, 16000), 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 32000])  # header says 2 s, file holds 1 s
+    warnings = []
+    blocks = list(iter_blocks(cut, on_warning=warnings.append))
+    (w,) = warnings
+    assert w.startswith(f"{cut}: truncated: ") and "\n" not in w
+    assert sum(map(len, blocks)) == 16000
+    warnings.clear()
+    list(iter_blocks(full, on_warning=warnings.append))
+    assert warnings == []
+
+
+def test_non_utf8_file_name(tmp_path):
+    raw = os.fsencode(tmp_path) + b"/bad\xff\xfe.wav"
+    sf.write(raw, tone(0.5, 16000), 16000)
+    name = os.fsdecode(raw)
+    np.testing.assert_allclose(load(name), tone(0.5, 16000), atol=1e-4)
+    assert sum(map(len, iter_blocks(name))) == 8000
+    with pytest.raises(AudioError) as e:
+        load(name + ".missing")
+    assert "\\xff\\xfe" in str(e.value)
+    str(e.value).encode("utf-8")  # printable as UTF-8
+    assert audio.display_name(raw).endswith("bad\\xff\\xfe.wav")
+
+
+def _pipe_blocks(data: bytes, block_seconds=1.0):
+    """iter_fd_blocks over a real pipe fed by a thread."""
+    r, w = os.pipe()
+
+    def feed():
+        with os.fdopen(w, "wb") as fh:
+            fh.write(data)
+
+    threading.Thread(target=feed, daemon=True).start()
+    try:
+        return np.concatenate(list(audio.iter_fd_blocks(r, "<pipe>", block_seconds)))
+    finally:
+        os.close(r)
+
+
+@pytest.mark.parametrize("name, fmt, subtype", [("p.wav", "WAV", "PCM_16"), ("p.flac", "FLAC", "PCM_16"),
+                                                 ("p.ogg", "OGG", "VORBIS"), ("p.mp3", "MP3", "MPEG_LAYER_III"),
+                                                 ("p.au", "AU", "PCM_16"), ("p.caf", "CAF", "PCM_16")])
+def test_pipe_any_format(tmp_path, name, fmt, subtype):
+    """FLAC (and MP3, CAF) from a pipe used to fail: libsndfile cannot decode them unseekable."""
+    x = tone(3.0, 22050)
+    path = write(tmp_path / name, x, 22050, format=fmt, subtype=subtype)
+    got = _pipe_blocks(path.read_bytes())
+    ref = np.concatenate(list(iter_blocks(path)))  # the same file, by its path
+    assert abs(len(got) - len(ref)) <= 8
+    n = min(len(got), len(ref))
+    np.testing.assert_allclose(got[:n], ref[:n], atol=1e-4)
+
+
+def test_pipe_not_audio_and_empty():
+    with pytest.raises(AudioError) as e:
+        _pipe_blocks(b"hello, not audio at all" * 10)
+    assert str(e.value).startswith("<pipe>: not an audio stream") and "WAV" not in str(e.value)
+    with pytest.raises(AudioError, match="empty stream"):
+        _pipe_blocks(b"")
+
+
+def test_fifo_is_read_like_stdin(tmp_path):
+    x = tone(1.5, 16000)
+    src = write(tmp_path / "s.wav", x, 16000, subtype="FLOAT")
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as fh:
+            fh.write(src.read_bytes())
+
+    threading.Thread(target=feed, daemon=True).start()
+    got = np.concatenate(list(iter_blocks(fifo, block_seconds=0.25)))
+    np.testing.assert_allclose(got, x, atol=1e-6)
+
+
+def test_stdin_closed(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(AudioError) as e:
+        audio.iter_stdin_blocks()
+    assert str(e.value) == "<stdin>: stdin is closed (nothing to read)"
 
 
 def test_duration(tmp_path):

@@ -2,7 +2,7 @@
 
 Most tests run `cli.main` in-process against a small fake feature extractor (installed as
 `realtime_ser.features` for the test only) so they check the CLI alone. The subprocess
-test at the end runs the real command with the real extractor.
+tests at the end run the real command with the real extractor.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import types
@@ -22,6 +23,7 @@ import pytest
 import soundfile as sf
 
 import realtime_ser
+from realtime_ser.audio import load
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES_DIR = ROOT / "realtime_ser" / "features"
@@ -40,12 +42,36 @@ def fake_extract(samples, sample_rate):
     return out.astype(np.float32)
 
 
+class FakeOnlineFeatures:
+    """Streaming twin of fake_extract (the CLI streams): frames of 160 samples, in order."""
+
+    def __init__(self):
+        self.pending = np.zeros(0, np.float32)
+        self.done = 0
+
+    def accept_waveform(self, sample_rate, samples):
+        assert sample_rate == 16000 and samples.dtype == np.float32 and samples.ndim == 1
+        self.pending = np.concatenate([self.pending, samples])
+
+    def input_finished(self):
+        pass
+
+    def pop_frames(self):
+        n = len(self.pending) // 160
+        frames = self.pending[: n * 160].reshape(n, 160)
+        self.pending = self.pending[n * 160:]
+        out = np.stack([frames.mean(1), np.sqrt((frames**2).mean(1)), self.done + np.arange(n)], axis=1)
+        self.done += n
+        return out.astype(np.float32)
+
+
 @pytest.fixture
 def cli(monkeypatch):
     """realtime_ser.features.cli imported against a fake feature package."""
     fake = types.ModuleType("realtime_ser.features")
     fake.__path__ = [str(FEATURES_DIR)]
     fake.extract = fake_extract
+    fake.OnlineFeatures = FakeOnlineFeatures
     fake.NAMES = list(FAKE_NAMES)
     fake.VERSION = FAKE_VERSION
     fake.DIM = len(FAKE_NAMES)
@@ -90,7 +116,7 @@ def test_single_file(cli, tmp_path, capsys):
     feats = np.load(out / "hello.npy")
     assert feats.dtype == np.float32
     assert feats.shape == (100, 3)
-    np.testing.assert_array_equal(feats, fake_extract(cli.load(src), 16000))
+    np.testing.assert_array_equal(feats, fake_extract(load(src), 16000))
 
     index = read_index(out)
     assert index["version"] == FAKE_VERSION
@@ -142,10 +168,11 @@ def test_all_bad_exit_1_and_index_still_written(cli, tmp_path, capsys):
 
 
 def test_extractor_failure_is_one_line(cli, tmp_path, capsys, monkeypatch):
-    def boom(samples, rate):
-        raise RuntimeError("kaboom\nsecond line")
+    class Boom(FakeOnlineFeatures):
+        def pop_frames(self):
+            raise RuntimeError("kaboom\nsecond line")
 
-    monkeypatch.setattr(cli, "extract", boom)
+    monkeypatch.setattr(cli, "OnlineFeatures", Boom)
     src = wav(tmp_path / "a.wav")
     assert cli.main([str(src), str(src.with_name("b.wav")), "--out", str(tmp_path / "o"), "-q"]) == 1
     err = capsys.readouterr().err
@@ -157,7 +184,11 @@ def test_extractor_failure_is_one_line(cli, tmp_path, capsys, monkeypatch):
 
 
 def test_wrong_feature_shape_is_an_error(cli, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "extract", lambda s, r: np.zeros((5, 2), np.float32))
+    class Wrong(FakeOnlineFeatures):
+        def pop_frames(self):
+            return np.zeros((5, 2), np.float32)
+
+    monkeypatch.setattr(cli, "OnlineFeatures", Wrong)
     src = wav(tmp_path / "a.wav")
     assert cli.main([str(src), "--out", str(tmp_path / "o")]) == 1
     (line,) = error_lines(capsys.readouterr().err)
@@ -337,3 +368,95 @@ def test_real_cli_subprocess(tmp_path):
             rows = list(csv.reader(fh))
         assert rows[0] == ["time_s", *index["names"]]
         assert len(rows) == entry["frames"] + 1
+
+
+# --------------------------------------------------------------------------- reliability (issue 12)
+
+
+def test_outputs_have_the_umask_mode(cli, tmp_path):
+    """mkstemp made them 0600."""
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out"
+        assert cli.main([str(wav(tmp_path / "a.wav")), "--out", str(out), "--csv"]) == 0
+    finally:
+        os.umask(old)
+    for name in ("a.npy", "a.csv", "features.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
+
+
+def test_long_file_is_streamed_not_loaded(cli, tmp_path, monkeypatch):
+    """The whole file used to be loaded (1.3 GB RSS for an hour): reads are now bounded blocks."""
+    src = wav(tmp_path / "long.wav", seconds=5.0, rate=44100)
+    requested = []
+    real_read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        requested.append(frames)
+        return real_read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    out = tmp_path / "out"
+    assert cli.main([str(src), "--out", str(out)]) == 0
+    assert requested and all(0 < f <= 44100 for f in requested), requested
+    feats = np.load(out / "long.npy")
+    assert feats.shape == (500, 3)
+    np.testing.assert_array_equal(feats, fake_extract(load(src), 16000))
+
+
+def test_ctrl_c_still_writes_the_index(cli, tmp_path, capsys, monkeypatch):
+    calls = []
+
+    class Interrupted(FakeOnlineFeatures):
+        def __init__(self):
+            super().__init__()
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "OnlineFeatures", Interrupted)
+    a, b, c = (wav(tmp_path / f"{n}.wav") for n in "abc")
+    out = tmp_path / "out"
+    assert cli.main([str(a), str(b), str(c), "--out", str(out), "-q"]) == 130
+    assert error_lines(capsys.readouterr().err) == [f"error: {b}: interrupted"]
+    assert list(read_index(out)["files"]) == ["a"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.npy", "features.json"]  # no temporary files
+
+
+def test_stdin(cli, tmp_path, monkeypatch):
+    src = wav(tmp_path / "s.wav", seconds=0.5, rate=22050)
+    out = tmp_path / "out"
+    with open(src, "rb") as fh:
+        monkeypatch.setattr(sys, "stdin", fh)
+        assert cli.main(["-", "--out", str(out)]) == 0
+    entry = read_index(out)["files"]["stdin"]
+    assert entry["source"] == "<stdin>" and entry["frames"] == 50
+    np.testing.assert_array_equal(np.load(out / "stdin.npy"), fake_extract(load(src), 16000))
+
+
+def test_short_and_truncated_files_warn(cli, tmp_path, capsys):
+    tiny = tmp_path / "tiny.wav"
+    sf.write(str(tiny), np.zeros(100, np.float32), 16000)
+    full = wav(tmp_path / "full.wav", seconds=1.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[:20000])
+    out = tmp_path / "out"
+    assert cli.main([str(tiny), str(cut), "--out", str(out), "-q"]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert lines[0] == f"warning: {tiny}: shorter than one 25 ms frame; wrote an empty (0, 3) array"
+    assert lines[1].startswith(f"warning: {cut}: truncated: ")
+    assert len(lines) == 2
+    assert np.load(out / "tiny.npy").shape == (0, 3)
+    assert np.load(out / "cut.npy").shape[0] == read_index(out)["files"]["cut"]["frames"] > 0
+
+
+def test_non_utf8_file_name(cli, tmp_path, capsys):
+    raw = os.fsencode(tmp_path) + b"/bad\xff\xfe.wav"
+    t = np.arange(8000) / 16000
+    sf.write(raw, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000)
+    out = tmp_path / "out"
+    assert cli.main([os.fsdecode(raw), "--out", str(out)]) == 0
+    text = (out / "features.json").read_bytes().decode("utf-8")  # strict UTF-8
+    (name, entry), = json.loads(text)["files"].items()
+    assert name == "bad\\xff\\xfe" and entry["source"].endswith("bad\\xff\\xfe.wav")
+    assert np.load(out / f"{name}.npy").shape == (50, 3)

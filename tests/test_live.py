@@ -349,3 +349,129 @@ def test_end_to_end_virtual_microphone(pulse, tmp_path, emodb_wavs, model_dir):
     utt = events[-1]
     assert utt["source"].startswith("mic:")
     assert utt["end"] >= played_s, f"captured {utt['end']} s, played {played_s:.2f} s"
+
+
+# ------------------------------------------------------------------ reliability (issue 12)
+
+
+@pytest.mark.parametrize("rate, words", [("7999", ["--samplerate", "7999", "8000"]), ("0", ["--samplerate", "0"]),
+                                         ("192001", ["192000"]), ("16k", ["--samplerate", "16k"])])
+def test_bad_samplerate_before_capture(monkeypatch, capsys, rate, words):
+    """7999 used to start capture and die with a traceback; 0 silently meant the default."""
+    sd = fake_sounddevice()
+    code, out, err = run_main(monkeypatch, capsys, sd, "--jsonl", "--samplerate", rate)
+    assert code == 2 and out == "" and sd.opened == []
+    assert_one_line_error(err, *words)
+
+
+@pytest.mark.parametrize("option, value", [("--chunk-ms", "1e20"), ("--chunk-ms", "15"), ("--endpoint-ms", "0"),
+                                           ("--right-context-ms", "99999"), ("--duration", "-1")])
+def test_bad_options_one_line(monkeypatch, capsys, option, value):
+    sd = fake_sounddevice()
+    code, out, err = run_main(monkeypatch, capsys, sd, "--jsonl", option, value)
+    assert code == 2 and out == "" and sd.opened == []
+    assert_one_line_error(err, option)
+
+
+def test_bad_model_before_any_audio(monkeypatch, capsys, tmp_path):
+    """The model is checked before sounddevice is even loaded."""
+    bad = tmp_path / "bad"
+    shutil.copytree(BUNDLED, bad)
+    (bad / "config.json").write_text("[]")
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # importing it would fail
+    code = live.main(["--model", str(bad)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert_one_line_error(err, str(bad), "JSON object")
+
+
+FAKE_SOUNDDEVICE = '''
+"""A fake sounddevice for a subprocess: 1 s of tone, then PortAudio's own stderr line and a lost device."""
+import os
+import threading
+import time
+
+import numpy as np
+
+
+class PortAudioError(Exception):
+    pass
+
+
+class _Default:
+    device = [0, 0]
+
+
+default = _Default()
+_DEVICE = {"name": "Fake Mic", "index": 0, "hostapi": 0, "max_input_channels": 1,
+           "max_output_channels": 0, "default_samplerate": 16000.0}
+
+
+def query_devices(device=None, kind=None):
+    return [dict(_DEVICE)] if device is None and kind is None else dict(_DEVICE)
+
+
+class InputStream:
+    def __init__(self, **kw):
+        self.kw = kw
+
+    def start(self):
+        threading.Thread(target=self._play, daemon=True).start()
+
+    def _play(self):
+        cb, block = self.kw["callback"], self.kw["blocksize"]
+        x = (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32)
+        for i in range(0, len(x), block):
+            cb(x[i:i + block, None], block, None, None)
+            time.sleep(0.01)
+        os.write(2, b"Expression 'alsa_snd_pcm_poll_descriptors' failed in 'src/hostapi/alsa/pa_linux_alsa.c'\\n")
+        self.kw["finished_callback"]()
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+'''
+
+
+def test_display_without_tty_and_portaudio_stderr(tmp_path):
+    """The display's last line ends with a newline without a TTY, and PortAudio's stderr line
+    (written while the display runs) comes after the display, not inside it."""
+    (tmp_path / "sounddevice.py").write_text(FAKE_SOUNDDEVICE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "realtime_ser.live", "--model", str(BUNDLED)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
+    text = proc.stdout.decode()
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text
+    assert text.endswith("\n")
+    lines = text.splitlines()
+    bottom = max(i for i, ln in enumerate(lines) if ln.startswith("╰"))  # the panel's last line
+    assert lines[bottom].rstrip().endswith("╯"), lines[bottom]
+    (alsa,) = [i for i, ln in enumerate(lines) if "alsa_snd_pcm_poll_descriptors" in ln]
+    assert alsa > bottom and lines[alsa].startswith("Expression")
+    assert any(ln.startswith("utterance: ") for ln in lines[bottom + 1:])
+    assert "device lost" in lines[-1]
+
+
+def test_jsonl_reader_gone_is_quiet(monkeypatch, capsys, model_dir, speech):
+    """`live --jsonl | head -1`: a closed stdout ends the run quietly, exit 1."""
+    import realtime_ser.stream as stream_cli
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    discarded = []
+    monkeypatch.setattr(live, "discard_stdout", lambda: discarded.append(1))
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(audio=speech))
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    code = live.main(["--jsonl", "--model", model_dir, "--endpoint-ms", "200"])
+    err = capsys.readouterr().err
+    assert code == 1 and discarded == [1]
+    assert "Traceback" not in err and "error" not in err
+    assert callable(stream_cli.discard_stdout)

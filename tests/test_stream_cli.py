@@ -141,7 +141,7 @@ def test_bad_model_and_options_exit_2(capsys, tmp_path, emodb_wavs):
     code, events, err = run_main(capsys, emodb_wavs[0], "--model", tmp_path / "none")
     assert code == 2 and events == [] and len(err.strip().splitlines()) == 1
     code, events, err = run_main(capsys, emodb_wavs[0], "--model", tmp_path, "--chunk-ms", "15")
-    assert code == 2 and "chunk_ms" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--chunk-ms" in err and len(err.strip().splitlines()) == 1
 
 
 def test_unexpected_failure_is_an_error_line(capsys, monkeypatch, model_dir, emodb_wavs):

@@ -1,19 +1,23 @@
 """Command line: frame features of audio files.
 
-    python -m realtime_ser.features FILE|DIR ... --out DIR [--csv] [--quiet]
+    python -m realtime_ser.features FILE|DIR|- ... --out DIR [--csv] [--quiet]
 
 Writes <out>/<name>.npy (float32, (frames, DIM)) per input file, optionally
-<out>/<name>.csv, and <out>/features.json describing the run. A bad input gives one
-``error: ...`` line on stderr and the run goes on; the exit status is 1 if any input
-failed, 0 otherwise.
+<out>/<name>.csv, and <out>/features.json describing the run. Audio is streamed in blocks
+and frames are written as they are computed, so memory stays bounded for any length.
+A bad input gives one ``error: ...`` line on stderr and the run goes on; a damaged but
+usable one (a truncated WAV) or one too short for a single frame gives a ``warning: ...``
+line. Exit status: 0 all good, 1 some input failed, 2 bad usage, 130 on Ctrl-C (after
+writing features.json for the files finished).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import itertools
 import json
 import os
+import struct
 import sys
 import tempfile
 from pathlib import Path, PurePath
@@ -21,10 +25,12 @@ from pathlib import Path, PurePath
 import numpy as np
 from tqdm import tqdm
 
-from realtime_ser.audio import SAMPLE_RATE, AudioError, find_audio_files, load
-from realtime_ser.features import DIM, FRAME_LENGTH_S, FRAME_SHIFT_S, NAMES, VERSION, extract
+from realtime_ser.audio import SAMPLE_RATE, AudioError, display_name, find_audio_files, iter_blocks, iter_stdin_blocks
+from realtime_ser.features import DIM, FRAME_LENGTH_S, FRAME_SHIFT_S, NAMES, VERSION, OnlineFeatures
 
 INDEX_NAME = "features.json"
+STDIN = "-"
+STDIN_OUTPUT = "stdin"  # output name of `-`
 
 _DESCRIPTION = """\
 Compute the frame-level features (one frame per 10 ms, 25 ms window) of audio files.
@@ -34,12 +40,16 @@ downmixed to mono, resampled to 16 kHz and written as OUT/<name>.npy, a float32 
 of shape (frames, D). <name> is the file's stem; when two inputs share a stem, the path
 relative to the input directory is used instead, with '/' replaced by '__'.
 OUT/features.json lists the feature names, the feature version and every file written.
+`-` reads one audio stream from stdin (written as OUT/stdin.npy).
 """
 
 _EPILOG = """\
 Directories are searched recursively for .wav .flac .ogg .mp3 .aiff .aif .au .opus files.
 A file that cannot be read gives one 'error: <file>: <problem>' line on stderr and is
-skipped; the exit status is then 1 (0 when every file succeeded).
+skipped; the exit status is then 1 (0 when every file succeeded). A truncated WAV, or a
+file shorter than one 25 ms frame (written as an empty (0, D) array), gives one
+'warning: <file>: <problem>' line. Ctrl-C stops the run (exit status 130); features.json
+then lists the files finished.
 
 examples:
   python -m realtime_ser.features speech.wav --out feats
@@ -54,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files and/or directories to search")
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR|-",
+                   help="audio files and/or directories to search, or - for stdin")
     p.add_argument("--out", "-o", required=True, metavar="DIR", type=Path,
                    help="output directory (created if missing)")
     p.add_argument("--csv", action="store_true",
@@ -81,7 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     jobs: list[tuple[Path, Path | None]] = []  # (file, the input directory it was found in)
     for item in args.inputs:
         p = Path(item)
-        if p.is_dir():
+        if item == STDIN:
+            jobs.append((p, None))
+        elif p.is_dir():
             found = find_audio_files([p])
             if not found:
                 _error(f"{item}: no audio files found in directory")
@@ -102,16 +115,22 @@ def _run(args: argparse.Namespace) -> int:
     index_files: dict[str, dict] = {}
     show_bar = not args.quiet and len(jobs) > 1
     bar = tqdm(total=len(jobs), file=sys.stderr, disable=not show_bar, unit="file", dynamic_ncols=True)
+    interrupted = False
     try:
         for (path, _), name in zip(jobs, names):
-            bar.set_postfix_str(path.name, refresh=False)
+            bar.set_postfix_str(display_name(path.name), refresh=False)
+            source = _source(path)
             try:
-                index_files[name] = _process(path, name, out, args.csv)
+                index_files[name] = _process(path, name, out, args.csv, lambda m: _warn(m, bar))
             except AudioError as e:
                 _error(str(e), bar)
                 failures += 1
+            except KeyboardInterrupt:
+                _error(f"{source}: interrupted", bar)
+                interrupted = True
+                break
             except Exception as e:  # noqa: BLE001 - a bad input must never end the run
-                _error(f"{path}: {type(e).__name__}: {e}", bar)
+                _error(f"{source}: {type(e).__name__}: {display_name(str(e))}", bar)
                 failures += 1
             bar.update(1)
     finally:
@@ -131,56 +150,146 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         _error(f"{out / INDEX_NAME}: cannot write ({e.strerror or e})")
         return 1
+    if interrupted:
+        return 130
     return 1 if failures else 0
 
 
-def _process(path: Path, name: str, out: Path, csv: bool) -> dict:
-    samples = load(path)
-    feats = np.asarray(extract(samples, SAMPLE_RATE), dtype=np.float32)
+def _source(path: Path) -> str:
+    return "<stdin>" if str(path) == STDIN else display_name(path)
+
+
+def _process(path: Path, name: str, out: Path, csv: bool, warn) -> dict:
+    """Stream one input's features into OUT/<name>.npy (and .csv); its index entry."""
+    source = _source(path)
+    if str(path) == STDIN:
+        blocks = iter_stdin_blocks()
+    else:
+        blocks = iter_blocks(path, on_warning=warn)
+    writers = [_NpyWriter(out / f"{name}.npy")] + ([_CsvWriter(out / f"{name}.csv")] if csv else [])
+    try:
+        samples = frames = 0
+        stream = OnlineFeatures()
+        for block in itertools.chain(blocks, [None]):  # None: the end
+            if block is None:
+                stream.input_finished()
+            else:
+                samples += len(block)
+                stream.accept_waveform(SAMPLE_RATE, block)
+            feats = _checked(stream.pop_frames())
+            for w in writers:
+                w.write(feats, frames)
+            frames += feats.shape[0]
+        for w in writers:
+            w.commit()
+    finally:
+        for w in writers:
+            w.discard()
+    if frames == 0:
+        warn(f"{source}: shorter than one {FRAME_LENGTH_S * 1000:.0f} ms frame; wrote an empty (0, {DIM}) array")
+    return {"source": source, "frames": frames, "duration_s": round(samples / SAMPLE_RATE, 6)}
+
+
+def _checked(feats) -> np.ndarray:
+    feats = np.asarray(feats, dtype=np.float32)
     if feats.ndim != 2 or feats.shape[1] != DIM:
         raise RuntimeError(f"feature extractor returned shape {feats.shape}, expected (frames, {DIM})")
-    _atomic_write(out / f"{name}.npy", _npy_bytes(feats))
-    if csv:
-        _atomic_write(out / f"{name}.csv", _csv_bytes(feats))
-    return {
-        "source": str(path),
-        "frames": int(feats.shape[0]),
-        "duration_s": round(samples.shape[0] / SAMPLE_RATE, 6),
-    }
+    return feats
 
 
-def _npy_bytes(feats: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(feats, dtype=np.float32))
-    return buf.getvalue()
+def _file_mode() -> int:
+    """The mode a plain open() would give a new file (0666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
-def _csv_bytes(feats: np.ndarray) -> bytes:
-    buf = io.StringIO()
-    buf.write(",".join(["time_s", *NAMES]) + "\n")
-    times = np.arange(feats.shape[0]) * FRAME_SHIFT_S
-    for t, row in zip(times, feats):
-        buf.write(f"{float(t):.6g}," + ",".join(f"{float(v):.9g}" for v in row) + "\n")
-    return buf.getvalue().encode()
+class _TempOutput:
+    """A temporary file beside `target` that replaces it on commit() (never half-written)."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        fd, self.tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600
+        self.fh = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        self.fh.close()
+        os.replace(self.tmp, self.target)
+        self.tmp = None
+
+    def discard(self) -> None:
+        """Remove the temporary file unless committed."""
+        if self.tmp is None:
+            return
+        self.fh.close()
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+        self.tmp = None
+
+
+class _NpyWriter(_TempOutput):
+    """A float32 (frames, DIM) .npy written row block by row block: a fixed-size header,
+    rewritten with the final frame count on commit."""
+
+    HEADER_BYTES = 128
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(target)
+        self.rows = 0
+        self.fh.write(_npy_header(0))
+
+    def write(self, feats: np.ndarray, start: int) -> None:
+        self.fh.write(np.ascontiguousarray(feats, dtype="<f4").tobytes())
+        self.rows += feats.shape[0]
+
+    def commit(self) -> None:
+        self.fh.seek(0)
+        self.fh.write(_npy_header(self.rows))
+        super().commit()
+
+
+def _npy_header(rows: int) -> bytes:
+    """A .npy (format 1.0) header for float32 (rows, DIM), padded to _NpyWriter.HEADER_BYTES."""
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, DIM)
+    body = text.ljust(_NpyWriter.HEADER_BYTES - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body.encode("latin1")
+
+
+class _CsvWriter(_TempOutput):
+    def __init__(self, target: Path) -> None:
+        super().__init__(target)
+        self.fh.write((",".join(["time_s", *NAMES]) + "\n").encode())
+
+    def write(self, feats: np.ndarray, start: int) -> None:
+        lines = []
+        for i, row in enumerate(feats):
+            t = (start + i) * FRAME_SHIFT_S
+            lines.append(f"{float(t):.6g}," + ",".join(f"{float(v):.9g}" for v in row) + "\n")
+        self.fh.write("".join(lines).encode())
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
     """Write via a temporary file in the same directory, so no half-written output remains."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    out = _TempOutput(target)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        out.fh.write(data)
+        out.commit()
+    finally:
+        out.discard()
 
 
 def _error(message: str, bar: tqdm | None = None) -> None:
-    line = "error: " + " ".join(message.split())
+    _say("error: " + " ".join(message.split()), bar)
+
+
+def _warn(message: str, bar: tqdm | None = None) -> None:
+    _say("warning: " + " ".join(message.split()), bar)
+
+
+def _say(line: str, bar: tqdm | None) -> None:
     if bar is not None and not bar.disable:
         bar.write(line, file=sys.stderr)
     else:
@@ -217,7 +326,8 @@ def _output_names(jobs: list[tuple[Path, Path | None]]) -> list[str]:
         return joined(parts) or path.stem
 
     candidates = [
-        [path.stem or path.name, relative(path, root, False), relative(path, root, True)]
+        [STDIN_OUTPUT] * 3 if str(path) == STDIN and root is None else
+        [display_name(c) for c in (path.stem or path.name, relative(path, root, False), relative(path, root, True))]
         for path, root in jobs
     ]
     names = [c[0] for c in candidates]
