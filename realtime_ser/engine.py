@@ -15,8 +15,15 @@ Partials) and one per segment (Segment).
 
 Segments: a frame is active when its best-path label is not Null. A segment runs from
 its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
-it, or at the end of input. Segments are handled inside the stream: unlike sherpa-onnx
-there is no need to call reset() at an endpoint; reset() starts a new input.
+it, or at the end of input. A segment spans at most `max_segment_ms` (default 30 s): one
+that reaches it is closed there and the next starts at the next active frame. Segments are
+handled inside the stream: unlike sherpa-onnx there is no need to call reset() at an
+endpoint; reset() starts a new input.
+
+Events of one decode() come in audio-time order (`audio_time`, stable), so their sequence
+does not depend on the chunk sizes. Memory per stream is bounded however long the input:
+the decoders keep only spikes not yet returned, arrival times are kept only as far back as
+a future event may refer, and segments have a maximum length.
 
 Timestamps are seconds of the source audio, frame t <-> t * 0.01 s (its start).
 Each event records `produced_at` (time.monotonic()) and `latency_s`: produced_at minus the
@@ -36,13 +43,16 @@ import numpy as np
 from realtime_ser import _native
 from realtime_ser import model as model_lib
 from realtime_ser.audio import AudioError, check_rate
+from realtime_ser.calibration import calibrate
 from realtime_ser.decoder import decision_from_stats
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
 from realtime_ser.features import DIM, OnlineFeatures
 from realtime_ser.lstm import StreamingBiLstm
+from realtime_ser.normalize import Normalizer
 
 FRAME_S = 0.01
 DEFAULT_RIGHT_CONTEXT_MS = 200
+MAX_SEGMENT_MS = 3_600_000  # upper bound of EngineConfig.max_segment_ms (1 h)
 
 
 @dataclass
@@ -53,6 +63,7 @@ class EngineConfig:
     chunk_ms: int = 100                   # BiLSTM chunk
     right_context_ms: int | None = None   # None = the model's trained right context, else 200
     endpoint_ms: int = 500                # Null run that closes a segment
+    max_segment_ms: int = 30000           # a segment this long is closed and a new one started
     posteriors: bool = False              # emit Posteriors events
     partials: bool = False                # emit Partial events
     spikes: bool = True                   # emit Spike events
@@ -63,20 +74,23 @@ class EngineConfig:
         if self.right_context_ms is not None:
             _check_ms("right_context_ms", self.right_context_ms, minimum=0)
         _check_ms("endpoint_ms", self.endpoint_ms, minimum=10)
+        _check_ms("max_segment_ms", self.max_segment_ms, minimum=100, maximum=MAX_SEGMENT_MS)
 
     def __str__(self) -> str:
         right = "model's" if self.right_context_ms is None else f"{self.right_context_ms} ms"
         flags = [name for name in ("posteriors", "partials", "spikes") if getattr(self, name)]
         return (f"model={self.model or 'default'} chunk={self.chunk_ms} ms right_context={right} "
-                f"endpoint={self.endpoint_ms} ms events=segment,utterance"
+                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms events=segment,utterance"
                 + "".join("," + f for f in flags))
 
 
-def _check_ms(name: str, value, minimum: int) -> None:
+def _check_ms(name: str, value, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be a whole number of ms, got {value!r}")
     if value < minimum or value % 10:
         raise ValueError(f"{name} must be a multiple of 10 ms and at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum} ms, got {value}")
 
 
 class Engine:
@@ -96,8 +110,7 @@ class Engine:
         self.right_context_frames = self._right_context_ms() // 10
         self.lstm = StreamingBiLstm(self.model, self.chunk_frames, self.right_context_frames)
         self.endpoint_frames = self.config.endpoint_ms // 10
-        self.mean = np.ascontiguousarray(self.model.mean, np.float32)
-        self.inv_std = np.ascontiguousarray(self.model.inv_std, np.float32)
+        self.norm_config = cfg.norm_config
 
     def _right_context_ms(self) -> int:
         if self.config.right_context_ms is not None:
@@ -110,11 +123,14 @@ class Engine:
 
     def ready(self, streams: list["Stream"]) -> list["Stream"]:
         """The streams that decode() would advance (new frames, or input finished)."""
-        return [s for s in streams if s.is_ready()]
+        return [s for s in self._own(streams, "ready") if s.is_ready()]
 
     def decode(self, streams: list["Stream"]) -> None:
-        """Advance every given stream with what it has; one batched BiLSTM step for all."""
-        active = [s for s in streams if not s._done]
+        """Advance every given stream with what it has; one batched BiLSTM step for all.
+
+        A stream listed twice is decoded once; a stream of another Engine is a ValueError.
+        """
+        active = [s for s in self._own(streams, "decode") if not s._done]
         if not active:
             return
         inputs = [s._take_frames() for s in active]
@@ -123,12 +139,28 @@ class Engine:
         for s, z, done in zip(active, logits, finish):
             s._consume(z, done)
 
-    def normalize(self, feats: np.ndarray) -> np.ndarray:
-        out = np.subtract(feats, self.mean, dtype=np.float32)
-        out *= self.inv_std
-        return out
+    def _own(self, streams, caller: str) -> list["Stream"]:
+        """streams without repeats, each checked to be a Stream of this Engine."""
+        if isinstance(streams, Stream):
+            raise TypeError(f"{caller}() takes a list of streams, not one Stream")
+        unique: dict[int, Stream] = {}
+        for s in streams:
+            if not isinstance(s, Stream):
+                raise TypeError(f"{caller}() takes Stream objects, got {type(s).__name__}")
+            if s.engine is not self:
+                raise ValueError(f"{s.source}: stream was created by another Engine")
+            unique.setdefault(id(s), s)
+        return list(unique.values())
+
+    def new_normalizer(self) -> Normalizer:
+        """A stream's input normalisation: the model's global or per-stream adaptive statistics."""
+        return self.model.new_normalizer()
 
     def scores(self, scores: np.ndarray) -> dict[str, float]:
+        """Decision scores as the events carry them: calibrated with the model's temperature."""
+        t = self.model.config.temperature
+        if t != 1.0:
+            scores = calibrate(scores, t)
         return {label: round(float(p), 6) for label, p in zip(self.labels, scores)}
 
 
@@ -145,12 +177,18 @@ class Stream:
     def __init__(self, engine: Engine, source: str = "<stream>") -> None:
         self.engine = engine
         self.source = str(source)
+        self._norm = engine.new_normalizer()
         self.reset()
 
     # ------------------------------------------------------------ public
 
-    def reset(self) -> None:
-        """Drop everything and start a new input (same source name)."""
+    def reset(self, adaptation: bool = False) -> None:
+        """Drop everything and start a new input (same source name).
+
+        The speaker adaptation carries on (the same speaker goes on talking) unless adaptation=True.
+        """
+        if adaptation:
+            self._norm.reset()
         e = self.engine
         self._features = OnlineFeatures()
         self._feats: list[np.ndarray] = []  # popped, not yet decoded
@@ -240,11 +278,12 @@ class Stream:
             return np.zeros((0, DIM), np.float32)
         feats = np.concatenate(self._feats) if len(self._feats) > 1 else self._feats[0]
         self._feats = []
-        return self.engine.normalize(np.ascontiguousarray(feats, np.float32))
+        return self._norm.process(feats)
 
     def _consume(self, logits: np.ndarray, finished: bool) -> None:
-        """Posteriors of newly final frames -> decoders -> events."""
+        """Posteriors of newly final frames -> decoders -> events, in audio-time order."""
         e = self.engine
+        first_new = len(self._events)
         if len(logits):
             post = softmax(logits)
             t0 = self._frames_out
@@ -253,8 +292,9 @@ class Stream:
             if e.config.posteriors:
                 self._emit(Posteriors(self.source, _sec(t0), _sec(self._frames_out), list(e.outputs),
                                       np.round(post, 6).tolist()))
+            spikes = self._decoder.pop_new_spikes()  # popped always: the decoder keeps only these
             if e.config.spikes:
-                for k, t in self._decoder.pop_new_spikes():
+                for k, t in spikes:
                     self._emit(Spike(self.source, e.outputs[k], _sec(t)))
             for seg in self._segment.accept(post, t0):
                 self._emit(seg(self.source))
@@ -262,7 +302,14 @@ class Stream:
                 self._emit(self._running(Partial))
         if finished:
             self._finish()
+        self._sort_new_events(first_new)
         self._forget_arrivals()
+
+    def _sort_new_events(self, first: int) -> None:
+        """Order this decode's events by audio time (stable), whatever the chunking."""
+        new = self._events[first:]
+        if len(new) > 1:
+            self._events[first:] = sorted(new, key=lambda ev: ev.audio_time)
 
     def _finish(self) -> None:
         self._done = True
@@ -295,9 +342,8 @@ class Stream:
         """Wall-clock arrival of the audio at source time t (the call that brought it)."""
         if not self._arrivals:
             return None
-        ends = [a[0] for a in self._arrivals]
-        i = min(bisect.bisect_left(ends, t - 1e-9), len(ends) - 1)
-        return self._arrivals[i][1]
+        i = bisect.bisect_left(self._arrivals, t - 1e-9, key=lambda a: a[0])
+        return self._arrivals[min(i, len(self._arrivals) - 1)][1]
 
     def _forget_arrivals(self) -> None:
         """Keep arrivals only from where a future event may still refer to (bounded memory)."""
@@ -315,11 +361,14 @@ class _SegmentTracker:
 
     The segment's own CTC decoder is fed its frames from the first active one; Null frames
     after an active frame wait in a buffer (at most endpoint_frames) until the next active
-    frame shows they are inside the segment.
+    frame shows they are inside the segment. A segment spans at most max_frames frames:
+    one that reaches start + max_frames is closed there (ending at its last active frame)
+    and the next begins at the next active frame.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.e = engine
+        self.max_frames = engine.config.max_segment_ms // 10
         self.decoder = _native.OnlineCtcDecoder(len(engine.outputs), engine.blank)
         self.start: int | None = None   # first active frame of the open segment
         self.last_end = 0               # frame after its last active frame
@@ -332,31 +381,40 @@ class _SegmentTracker:
         is_null = post.argmax(axis=1) == self.e.blank
         for a, b in _runs(is_null):
             if is_null[a]:
-                seg = self._nulls(post[a:b])
+                seg = self._nulls(post[a:b], t0 + b)
                 if seg is not None:
                     closed.append(seg)
             else:
-                self._active(post[a:b], t0 + a, t0 + b)
+                closed += self._active(post[a:b], t0 + a)
         return closed
 
-    def _active(self, rows: np.ndarray, first: int, end: int) -> None:
-        if self.start is None:
-            self.start = first
-        for pending in self.null_rows:
-            self.decoder.accept_posteriors(pending)
-        self.null_rows = []
-        self.decoder.accept_posteriors(rows)
-        self.last_end = end
-        self.null_run = 0
-        self.seen_active = True
+    def _active(self, rows: np.ndarray, first: int) -> list:
+        """Active frames first .. first + len(rows); closes segments that reach max_frames."""
+        closed, end, pos = [], first + len(rows), first
+        while pos < end:
+            if self.start is None:
+                self.start = pos
+            limit = self.start + self.max_frames
+            stop = min(end, limit)
+            for pending in self.null_rows:
+                self.decoder.accept_posteriors(pending)
+            self.null_rows = []
+            self.decoder.accept_posteriors(rows[pos - first:stop - first])
+            self.decoder.pop_new_spikes()  # only counts and sums are used: keep no spikes
+            self.last_end = pos = stop
+            self.null_run = 0
+            self.seen_active = True
+            if stop == limit:
+                closed.append(self.close())
+        return closed
 
-    def _nulls(self, rows: np.ndarray):
+    def _nulls(self, rows: np.ndarray, end: int):
         self.null_run += len(rows)
         if self.start is None:
             return None
-        if self.null_run >= self.e.endpoint_frames:
-            return self.close()
-        self.null_rows.append(rows)
+        if self.null_run >= self.e.endpoint_frames or end >= self.start + self.max_frames:
+            return self.close()  # an endpoint, or the segment can grow no more
+        self.null_rows.append(rows.copy())  # a copy: a view would keep the whole chunk alive
         return None
 
     def close(self):

@@ -148,7 +148,8 @@ class BiLstmState:
 
     def append(self, fwd_rows: np.ndarray, gate_rows: np.ndarray) -> None:
         n = len(fwd_rows)
-        if self._end + n > len(self._fwd):
+        # grow when full; shrink once a big input has gone (bounded memory)
+        if self._end + n > len(self._fwd) or len(self._fwd) > 8 * max(self.pending + n, 64):
             self._make_room(n)
         self._fwd[self._end:self._end + n] = fwd_rows
         self._gates[self._end:self._end + n] = gate_rows
@@ -162,7 +163,7 @@ class BiLstmState:
 
     def _make_room(self, n: int) -> None:
         keep = self.pending
-        cap = max(len(self._fwd), 2 * (keep + n), 64)
+        cap = max(2 * (keep + n), 64)
         fwd = np.empty((cap, self._fwd.shape[1]), np.float32)
         gates = np.empty((cap, self._gates.shape[1]), np.float32)
         fwd[:keep], gates[:keep] = self.pending_fwd, self.pending_gates

@@ -7,8 +7,10 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import __main__ as suite
@@ -80,6 +82,131 @@ def test_figures_are_internally_consistent(quick_run):
         assert all(row["sustained"] == (row["p99"] <= r["capacity"]["p99_budget_ms"]) for row in res["grid"])
     assert r["startup"]["cold"]["cli"]["first_line"].startswith("{")
     assert sum(r["profile"]["summary"]["parts"].values()) == pytest.approx(100.0)
+
+
+# ---------------------------------------------------------------- against direct measurements
+#
+# The figures above only check relations that hold by definition. Here each is compared with
+# the same work timed directly, in this process, with plain calls (best of a few runs), within
+# a loose factor of 3 both ways (the quick run is one repeat on a busy machine).
+
+RATE, CHUNK = 16000, 1600
+FACTOR = 3.0
+
+
+def best_ms(fn, repeats=3) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return 1000.0 * best
+
+
+def direct_rtf(x) -> dict:
+    """ms per s of audio of the feature front end, the BiLSTM and the whole engine, 100 ms chunks."""
+    from realtime_ser.engine import Engine, EngineConfig
+    from realtime_ser.features import OnlineFeatures
+    from realtime_ser.lstm import StreamingBiLstm
+
+    engine = Engine(EngineConfig(chunk_ms=100))
+    pieces = [x[i:i + CHUNK] for i in range(0, len(x), CHUNK)]
+    frames = []
+
+    def feats():
+        f = OnlineFeatures()
+        frames.clear()
+        for p in pieces:
+            f.accept_waveform(RATE, p)
+            frames.append(f.pop_frames())
+
+    def model():
+        lstm = StreamingBiLstm(engine.model, engine.chunk_frames, engine.right_context_frames)
+        norm = engine.new_normalizer()
+        for fr in frames:
+            lstm.accept(norm.process(fr))
+
+    def whole():
+        s = engine.create_stream("direct")
+        for p in pieces:
+            s.accept_waveform(RATE, p)
+            engine.decode(engine.ready([s]))
+            s.events()
+
+    sec = len(x) / RATE
+    whole()  # warm
+    return {"features": best_ms(feats) / sec, "model": best_ms(model) / sec, "engine": best_ms(whole) / sec}
+
+
+def direct_tick_ms(x, n_streams, ticks=6, warm=3) -> float:
+    """Median compute of a 100 ms tick: every stream gets 100 ms, then one decode() for all."""
+    from realtime_ser.engine import Engine, EngineConfig
+
+    engine = Engine(EngineConfig(chunk_ms=100))
+    streams = [engine.create_stream(str(i)) for i in range(n_streams)]
+    offsets = [int(i * 1.37 * RATE) % (len(x) - (ticks + warm + 1) * CHUNK) for i in range(n_streams)]
+    times = []
+    for k in range(warm + ticks):
+        t = time.perf_counter()
+        for s, off in zip(streams, offsets):
+            s.accept_waveform(RATE, x[off + k * CHUNK: off + (k + 1) * CHUNK])
+        engine.decode(engine.ready(streams))
+        for s in streams:
+            s.events()
+        times.append(1000.0 * (time.perf_counter() - t))
+    return float(np.median(times[warm:]))
+
+
+def within(measured, direct, what, factor=FACTOR):
+    assert direct / factor <= measured <= direct * factor, f"{what}: bench {measured:.3g}, direct {direct:.3g}"
+
+
+def test_figures_agree_with_direct_measurements(quick_run):
+    from bench import common
+
+    out, _ = quick_run
+    r = json.loads((out / "results.json").read_text())["results"]
+    x = common.session_audio(r["rtf"]["audio_s"])
+    direct = direct_rtf(x)
+    parts = r["rtf"]["ms_per_s"]
+    for key in ("features", "model", "engine"):
+        within(parts[key], direct[key], f"rtf {key} ms/s")
+    # per-chunk compute at 100 ms chunks: its median over chunks times the chunks per second
+    within(r["latency"]["compute"]["100"]["p50"] * 10, direct["engine"], "latency p50 x 10 chunks/s")
+    # capacity: the grid's largest one-thread point, re-measured
+    row = max(r["capacity"]["by_threads"]["1"]["grid"], key=lambda g: g["streams"])
+    tick = direct_tick_ms(common.session_audio(8.0), row["streams"])
+    within(row["p50"], tick, f"capacity p50 tick at {row['streams']} streams")
+    assert row["sustained"] == (tick <= r["capacity"]["p99_budget_ms"])
+
+
+def test_bench_features_cli_against_direct_timing(tmp_path, emodb_wavs):
+    import soundfile as sf
+
+    from realtime_ser import features
+    from realtime_ser.audio import load
+
+    proc = subprocess.run([sys.executable, "-m", "bench.features", "--limit", "2", "--repeats", "1",
+                           "--startup-runs", "1", "--out", str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "features.json").read_text())
+    methods = data["throughput"]["methods"]
+    assert data["throughput"]["files"] == 2
+    direct = []
+    for wav in emodb_wavs[:2]:
+        x = load(wav)
+        features.extract(x, RATE)
+        direct.append(best_ms(lambda: features.extract(x, RATE)) / (len(x) / RATE))
+    # one repeat in a subprocess against a best-of here: only a unit or normalisation slip (>= 10x)
+    # is a failure, not the load of a busy machine
+    within(methods["native_full"]["median_ms_per_s"], float(np.median(direct)), "features.extract ms/s", 10)
+    # the native core is part of the full extraction, so it cannot cost much more
+    assert methods["native_core"]["median_ms_per_s"] <= FACTOR * methods["native_full"]["median_ms_per_s"]
+    st = data["startup"]
+    assert st["first_call_file"] == emodb_wavs[0].name
+    assert st["first_call_audio_s"] == pytest.approx(sf.info(emodb_wavs[0]).frames / RATE)
+    assert (tmp_path / "features.md").read_text().strip() in proc.stdout
 
 
 def test_a_failing_benchmark_is_reported_and_the_rest_go_on(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +73,31 @@ def test_markdown_and_plot(quick_run):
     assert data["plots"] and all(name.startswith("peers_") and name.endswith(".png") for name in data["plots"])
     for name in data["plots"]:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_agree_with_direct_measurements(quick_run, emodb_wavs):
+    """Against the same quantities measured here, outside the peers' formulas (loose factor 3)."""
+    from realtime_ser import features, model
+    from realtime_ser.audio import load
+
+    _, data, _ = quick_run
+    p = data["peers"]
+    cfg = model.load(None).config  # 1-layer BiLSTM (two biases per gate) + linear output
+    h, d, k = cfg.hidden, features.DIM, len(cfg.outputs)
+    assert p["ssl_encoder"]["parameters"]["ours"] == 2 * (4 * h * d + 4 * h * h + 2 * 4 * h) + k * 2 * h + k
+    direct = []
+    for wav in emodb_wavs[:p["opensmile"]["files"]]:
+        x = load(wav)
+        features.extract(x, 16000)
+        best = min(_timed(lambda: features.extract(x, 16000)) for _ in range(3))
+        direct.append(1000.0 * best / (len(x) / 16000))
+    ours = p["opensmile"]["ms_per_s"]["ours"]
+    assert np.median(direct) / 3 <= ours <= 3 * np.median(direct), (ours, direct)
+
+
+def _timed(fn) -> float:
+    import time
+
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t

@@ -67,24 +67,38 @@ def chunkings(rng, p, blank=0):
         yield [0] + sorted(set(rng.choice(inside, size=min(len(inside), 8)).tolist())) + [n]
 
 
-def stream(p, bounds, blank=0):
+def stream(p, bounds, blank=0, pop=True):
+    """Feed p cut at bounds, popping after each piece; the popped spikes and the runs seen."""
     d = OnlineCtcDecoder(num_outputs=p.shape[1], blank=blank)
-    popped = []
+    popped, runs = [], {}
     for a, b in zip(bounds[:-1], bounds[1:]):
         d.accept_posteriors(p[a:b])
-        popped += d.pop_new_spikes()
-    return d, popped
+        if pop:
+            runs.update({start: (k, start, end) for k, start, end in d.spike_runs})
+            popped += d.pop_new_spikes()
+            assert len(d.spikes) <= 1  # bounded: only the last spike is kept once popped
+    runs.update({start: (k, start, end) for k, start, end in d.spike_runs})
+    return d, popped, [runs[t] for t in sorted(runs)]
 
 
-def check_stream(d, popped, p, blank=0):
+def check_stream(d, popped, runs, p, blank=0):
     labels, starts, ends, counts, sums = reference(p, blank)
     assert d.num_frames == len(p)
-    assert [s[0] for s in d.spikes] == labels
-    assert d.spikes == list(zip(labels, starts))
-    assert d.spike_runs == list(zip(labels, starts, ends))
-    assert popped == d.spikes
+    assert popped == list(zip(labels, starts))
+    assert runs == list(zip(labels, starts, ends))  # ends stay right across pops
     assert np.array_equal(d.counts, counts)
     np.testing.assert_allclose(d.post_sum, sums, rtol=1e-12, atol=1e-12)
+
+
+def test_a_decoder_never_popped_keeps_every_spike():
+    rng = np.random.default_rng(5)
+    p = peaky(rng, 300)
+    labels, starts, ends, _, _ = reference(p)
+    d, _, _ = stream(p, [0, 100, 300], pop=False)
+    assert d.spikes == list(zip(labels, starts))
+    assert d.spike_runs == list(zip(labels, starts, ends))
+    assert d.pop_new_spikes() == list(zip(labels, starts))
+    assert d.spike_runs == [(labels[-1], starts[-1], ends[-1])]
 
 
 CASES = [("peaky", peaky, 0), ("peaky", peaky, 3), ("real", real_shaped, 0), ("real", real_shaped, 4)]
@@ -95,11 +109,11 @@ def test_streaming_equals_one_pass_and_reference(kind, make, blank):
     rng = np.random.default_rng(10 + blank)
     for _ in range(15):
         p = make(rng, int(rng.integers(1, 400)), C) if kind == "peaky" else make(rng, int(rng.integers(1, 600)), C, blank)
-        one, popped = stream(p, [0, len(p)], blank)
-        check_stream(one, popped, p, blank)
+        one, popped, runs = stream(p, [0, len(p)], blank)
+        check_stream(one, popped, runs, p, blank)
         for bounds in chunkings(rng, p, blank):
-            d, popped = stream(p, bounds, blank)
-            check_stream(d, popped, p, blank)
+            d, popped, runs = stream(p, bounds, blank)
+            check_stream(d, popped, runs, p, blank)
             assert np.array_equal(d.post_sum, one.post_sum)  # same summation order
 
 
@@ -143,7 +157,7 @@ def test_numba_batch_matches_reference_and_stream(blank):
         assert (labels[i, n_labels[i]:] == -1).all()
         assert np.array_equal(counts[i], ref_counts)
         np.testing.assert_allclose(sums[i], ref_sums, rtol=1e-12, atol=1e-12)
-        d, _ = stream(u, [0, len(u)], blank)
+        d = stream(u, [0, len(u)], blank)[0]
         assert np.array_equal(d.counts, counts[i])
         assert np.array_equal(d.post_sum, sums[i])
 
@@ -202,9 +216,9 @@ def test_reset_gives_fresh_stream():
     d.reset()
     assert d.num_frames == 0 and d.spikes == [] and d.pop_new_spikes() == []
     assert d.last_argmax == -1 and not d.counts.any() and not d.post_sum.any()
-    fresh, popped = stream(q, [0, len(q)])
+    fresh, _, _ = stream(q, [0, len(q)], pop=False)
     d.accept_posteriors(q)
-    assert d.spike_runs == fresh.spike_runs and d.pop_new_spikes() == popped
+    assert d.spike_runs == fresh.spike_runs and d.pop_new_spikes() == fresh.spikes
     assert np.array_equal(d.counts, fresh.counts) and np.array_equal(d.post_sum, fresh.post_sum)
 
 

@@ -104,12 +104,17 @@ def posteriors_of(events):
 def test_config_validate_and_str():
     EngineConfig().validate()
     for bad in (dict(chunk_ms=0), dict(chunk_ms=15), dict(right_context_ms=-10),
-                dict(endpoint_ms=5), dict(chunk_ms=1.5), dict(endpoint_ms=True)):
+                dict(endpoint_ms=5), dict(chunk_ms=1.5), dict(endpoint_ms=True),
+                dict(max_segment_ms=50), dict(max_segment_ms=30005), dict(max_segment_ms=3_600_010),
+                dict(max_segment_ms=None)):
         with pytest.raises(ValueError) as err:
             EngineConfig(**bad).validate()
         assert "\n" not in str(err.value) and next(iter(bad)) in str(err.value)
     text = str(EngineConfig(chunk_ms=50, endpoint_ms=300))
     assert "chunk=50 ms" in text and "endpoint=300 ms" in text and "right_context=model's" in text
+    assert "max_segment=30000 ms" in text
+    EngineConfig(max_segment_ms=100).validate()
+    EngineConfig(max_segment_ms=3_600_000).validate()
 
 
 def test_engine_geometry(model_dir):
@@ -168,6 +173,70 @@ def run_stream(engine, s, x):
     return s.events()
 
 
+class FakeClock:
+    """Stands in for the engine's `time` module: monotonic() is whatever the test set."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_latency_against_a_known_arrival_schedule(engine, audio, monkeypatch):
+    """latency_s = produced_at - arrival of the piece that brought the event's reference time."""
+    import realtime_ser.engine as engine_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(engine_module, "time", clock)
+    x, piece = audio[0], 1600
+    starts = list(range(0, len(x), piece))
+    ends = [min(a + piece, len(x)) / 16000 for a in starts]  # piece j arrives at 100 j s
+    s = engine.create_stream("clock")
+    events = []
+    for j, a in enumerate(starts):
+        clock.now = 100.0 * j
+        s.accept_waveform(16000, x[a:a + piece])
+        if j % 3 == 2:  # decode every third piece, 7 s after it came
+            clock.now += 7.0
+            engine.decode([s])
+            events += s.events()
+    s.input_finished()
+    clock.now = 100.0 * len(starts) + 3.0
+    engine.decode([s])
+    events += s.events()
+    kinds = {e.type for e in events}
+    assert {"spike", "segment", "posteriors", "utterance"} <= kinds
+    for e in events:
+        j = next(j for j, end in enumerate(ends) if end >= e.audio_time - 1e-9)
+        assert e.latency_s == pytest.approx(e.produced_at - 100.0 * j, abs=1e-9), e.to_dict()
+        assert e.produced_at % 100.0 in (pytest.approx(7.0), pytest.approx(3.0))
+    assert len({round(e.latency_s, 6) for e in events if e.type == "spike"}) > 1
+    assert events[-1].type == "utterance" and events[-1].latency_s == pytest.approx(103.0)
+
+
+def test_endpoint_reached_after_speech_and_silence(emodb_wavs):
+    """A real utterance then 1.5 s of silence: is_endpoint() turns True endpoint_ms after a segment."""
+    e = Engine(EngineConfig())
+    x = np.concatenate([load(emodb_wavs[0]), np.zeros(24000, np.float32)])
+    s = e.create_stream("endpoint")
+    last_segment, seen = None, []
+    for a in range(0, len(x), 1600):
+        s.accept_waveform(16000, x[a:a + 1600])
+        e.decode([s])
+        segs = [ev for ev in s.events() if ev.type == "segment"]
+        last_segment = segs[-1] if segs else last_segment
+        if s.is_endpoint():
+            assert last_segment is not None, "an endpoint before any segment"
+            assert s.num_frames * 0.01 - last_segment.end >= e.config.endpoint_ms / 1000 - 1e-9
+        seen.append(s.is_endpoint())
+    assert seen[-1], "1.5 s of silence after speech must be an endpoint"
+    assert not seen[0]
+    s.input_finished()
+    e.decode([s])
+    assert s.is_endpoint()
+
+
 def test_events_carry_latency(engine, audio):
     events = run(engine, audio[1], chunked(len(audio[1]), 1600))
     assert all(e.latency_s is not None and e.latency_s >= 0 and e.produced_at for e in events)
@@ -192,6 +261,45 @@ def test_is_endpoint(engine):
     s.accept_waveform(16000, np.zeros(16000, np.float32))  # silence
     engine.decode([s])
     assert not s.is_endpoint()  # no segment before it, so no endpoint
+
+
+def test_decode_dedupes_and_checks_its_streams(engine, model_dir, audio):
+    x = audio[1]
+    alone = run_stream(engine, engine.create_stream("s"), x)
+    s = engine.create_stream("s")
+    s.accept_waveform(16000, x)
+    s.input_finished()
+    assert engine.ready([s, s]) == [s]
+    engine.decode([s, s])  # listed twice, decoded once
+    same_events(summary(alone), summary(s.events()))
+    other = Engine(EngineConfig(model=str(model_dir))).create_stream("theirs")
+    other.accept_waveform(16000, x[:1600])
+    for call in (engine.decode, engine.ready):
+        with pytest.raises(ValueError, match="^theirs: stream was created by another Engine$"):
+            call([other])
+        with pytest.raises(TypeError, match="takes Stream objects, got str"):
+            call(["x"])
+        with pytest.raises(TypeError, match="takes a list of streams"):
+            call(s)
+    assert other.events() == [] and other.num_frames == 0  # left untouched
+
+
+def event_order(events):
+    """The whole sequence, types interleaved (posteriors and partials are per decode)."""
+    return [(e.type, e.emotion if hasattr(e, "emotion") else None, e.audio_time)
+            for e in events if e.type in ("spike", "segment", "utterance")]
+
+
+def test_event_order_is_audio_time_whatever_the_chunking(engine, audio):
+    for x in audio:
+        at_10ms = run(engine, x, chunked(len(x), 160))
+        at_100ms = run(engine, x, chunked(len(x), 1600))
+        whole = run(engine, x, [])
+        assert event_order(at_10ms) == event_order(at_100ms) == event_order(whole)
+        times = [t for _, _, t in event_order(whole)]
+        assert times == sorted(times)
+        kinds = [k for k, _, _ in event_order(whole)]
+        assert "segment" in kinds[:-2] and kinds.index("segment") < len(kinds) - 1 - kinds[::-1].index("spike")
 
 
 def test_empty_and_bad_input(engine):
@@ -329,6 +437,30 @@ def test_segment_boundaries_on_synthetic_posteriors(engine):
         assert segs == [(0.03, round(0.01 * (7 + n), 6), "anger"),
                         (round(0.01 * (7 + 2 * n), 6), round(0.01 * (9 + 2 * n), 6), "sadness")]
         assert tracker.close() is None
+
+
+def test_segments_have_a_maximum_length(model_dir):
+    """max_segment_ms closes a segment that never meets an endpoint, however it is cut."""
+    from realtime_ser.engine import _SegmentTracker
+
+    e = Engine(EngineConfig(model=str(model_dir), endpoint_ms=50, max_segment_ms=100))
+    n = 10  # max_segment_ms in frames
+    path = ([0] * 2 + [1] * 25 + [0] * 3 + [2] * 4 + [0] * 2 + [2] * 2 + [0] * 9
+            + [3] * 6 + [0] * 4 + [4] * 3 + [0] * 6)
+    post = np.full((len(path), 5), 0.05, np.float32)
+    post[np.arange(len(path)), path] = 0.8
+    # a long run is cut every n frames; a segment full during Nulls ends at its last active frame
+    expected = [(2, 12, "anger"), (12, 22, "anger"), (22, 32, "anger"), (32, 38, "happiness"),
+                (47, 53, "neutral"), (57, 60, "sadness")]
+    expected = [(round(a * 0.01, 6), round(b * 0.01, 6), emo) for a, b, emo in expected]
+    for cut in (1, 3, 7, len(path)):
+        tracker = _SegmentTracker(e)
+        made = []
+        for a in range(0, len(path), cut):
+            made += tracker.accept(post[a:a + cut], a)
+            assert tracker.start is None or a + cut - tracker.start <= n + cut
+        assert tracker.close() is None  # the last one was closed by its endpoint
+        assert [(g.start, g.end, g.emotion) for g in (f("x") for f in made)] == expected, cut
 
 
 SERVE_ONE_SECOND = """

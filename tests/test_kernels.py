@@ -1,13 +1,11 @@
 """Frame-level kernels: numba and C++ (realtime_ser._native) against plain numpy references
 and against each other."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from realtime_ser import _native
-from realtime_ser.engine import Engine
 from realtime_ser.features import kernels
 
 DELTA_KERNELS = {"numba": kernels.delta_block, "native": _native.delta_block}
@@ -130,12 +128,14 @@ def test_native_delta_block_rejects_bad_arguments():
 
 
 def test_engine_normalize_matches_kernel():
+    from realtime_ser.normalize import NormConfig, Normalizer
+
     rng = np.random.default_rng(13)
     x = rng.normal(3.0, 2.0, size=(17, 5)).astype(np.float32)
-    stats = SimpleNamespace(mean=x.mean(0), inv_std=(1.0 / x.std(0)).astype(np.float32))
+    mean, std = x.mean(0), x.std(0)
     want = np.empty_like(x)
-    kernels.normalize(x, stats.mean, stats.inv_std, want)
-    got = Engine.normalize(stats, x)
+    kernels.normalize(x, mean, (1.0 / std.astype(np.float64)).astype(np.float32), want)
+    got = Normalizer(NormConfig(), [f"c{i}" for i in range(5)], mean, std).process(x)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
 
@@ -150,5 +150,16 @@ def test_normalize_matches_numpy():
     np.testing.assert_allclose(out, (x - mean) * inv_std, rtol=1e-5, atol=1e-6)
 
 
-def test_warm_up_reports_time():
-    assert kernels.warm_up() >= 0.0
+def test_warm_up_compiles_every_kernel_and_reports_its_time(monkeypatch):
+    kernels.warm_up()
+    for kernel in (kernels.delta_block, kernels.normalize):
+        assert kernel.signatures, f"{kernel.__name__} not compiled by warm_up()"
+    ticks = iter([10.0, 12.5])  # perf_counter before and after: warm_up reports the difference
+
+    class Clock:
+        @staticmethod
+        def perf_counter():
+            return next(ticks)
+
+    monkeypatch.setattr(kernels, "time", Clock)
+    assert kernels.warm_up() == 2.5

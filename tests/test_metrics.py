@@ -52,3 +52,10 @@ def test_paired_ttest_matches_scipy():
     assert t == pytest.approx(ref.statistic)
     assert p == pytest.approx(ref.pvalue)
     assert t < 0 and p < 0.01
+
+
+def test_uar_is_recall_over_the_true_classes():
+    """Class counts differ, so swapping the arguments changes UAR (a bug the folds would hide)."""
+    y_true, y_pred = [0, 0, 0, 1], [0, 0, 1, 1]
+    assert uar(y_true, y_pred) == pytest.approx(100 * (2 / 3 + 1) / 2)
+    assert uar(y_pred, y_true) == pytest.approx(100 * (1 + 1 / 2) / 2)

@@ -4,7 +4,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from realtime_ser.decoder import best_path_decision
-from training.fit import (SYSTEMS, FitConfig, Sample, class_weight_vector, distributed, fit,
+from training.fit import (SYSTEMS, FitConfig, average_states, Sample, class_weight_vector, distributed, fit,
                           length_batches, resolve_device, stratified_split)
 from training.models import (CTC_WEIGHT_NAMES, POOLING_KINDS, CtcModel, Dnn, Elm,
                              PoolingModel, utterance_stats)
@@ -197,3 +197,23 @@ def test_same_seed_same_result():
 
 def test_systems_list():
     assert set(SYSTEMS) == {"ctc", "framewise", "finalpool", "meanpool", "attnpool", "dnn", "lee"}
+
+
+def test_average_states_is_the_elementwise_mean():
+    a = {"w": torch.tensor([1.0, 2.0]), "b": torch.tensor([[0.0]])}
+    b = {"w": torch.tensor([3.0, 6.0]), "b": torch.tensor([[1.0]])}
+    out = average_states([a, b])
+    assert torch.equal(out["w"], torch.tensor([2.0, 4.0])) and torch.equal(out["b"], torch.tensor([[0.5]]))
+
+
+def test_fit_with_checkpoint_averaging_averages_the_best_epochs(monkeypatch):
+    import training.fit as fit_mod
+
+    seen = []
+    real = fit_mod.average_states
+    monkeypatch.setattr(fit_mod, "average_states", lambda states: seen.append(len(states)) or real(states))
+    cfg = FitConfig("ctc", epochs=4, batch_size=8, lr=1e-2, hidden=8, average=3)
+    fitted = fit(cfg, toy_sequences(32), progress=False, log=None)
+    assert seen == [3] and len(fitted.history) == 4
+    labels, scores = fitted.predict(toy_sequences(8, seed=3))
+    assert scores.shape == (8, 4) and np.allclose(scores.sum(1), 1)

@@ -1,6 +1,7 @@
 """The native extractor never crashes and always returns finite frames."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,12 +59,20 @@ def test_non_finite_samples_do_not_poison_the_stream():
     assert np.isfinite(lld.pop_frames()).all()
 
 
-def test_accepts_other_dtypes_and_rejects_2d():
+def frames_of(x) -> np.ndarray:
     lld = _native.OnlineLld()
-    lld.accept_waveform(np.zeros(1000, np.float64))
-    try:
+    lld.accept_waveform(x)
+    lld.input_finished()
+    return lld.pop_frames()
+
+
+def test_float64_input_gives_the_float32_frames_and_2d_is_rejected():
+    t = np.arange(8000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 180 * t) + 0.01 * np.random.default_rng(1).normal(size=t.size)).astype(np.float32)
+    want = frames_of(x)
+    assert want.shape == ((8000 - 400) // 160 + 1, _native.OnlineLld.dim)
+    np.testing.assert_array_equal(frames_of(x.astype(np.float64)), want)  # converted, not misread
+    assert not np.array_equal(frames_of((2 * x).astype(np.float64)), want)
+    lld = _native.OnlineLld()
+    with pytest.raises(ValueError, match="1-D"):
         lld.accept_waveform(np.zeros((10, 2), np.float32))
-    except ValueError as e:
-        assert "1-D" in str(e)
-    else:
-        raise AssertionError("2-D input was accepted")

@@ -6,6 +6,7 @@ regression in a strong descriptor (or in the frame alignment) fails here.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -48,12 +49,20 @@ def _pick(wavs):
 
 
 @pytest.fixture(scope="module")
-def parity_run(emodb_wavs, tmp_path_factory):
-    files = _pick(emodb_wavs)
-    cache = tmp_path_factory.mktemp("opensmile-cache")
-    data = [parity.FileData(p, cache) for p in files]
-    lags, _ = parity.choose_lags(data)
-    rows = parity.correlate(data, lags)
+def opensmile_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("opensmile-cache")
+
+
+@pytest.fixture(scope="module")
+def parity_data(emodb_wavs, opensmile_cache):
+    return [parity.FileData(p, opensmile_cache) for p in _pick(emodb_wavs)]
+
+
+@pytest.fixture(scope="module")
+def parity_run(parity_data):
+    files = [d.path for d in parity_data]
+    lags, _ = parity.choose_lags(parity_data)
+    rows = parity.correlate(parity_data, lags)
     return files, lags, {(r["descriptor"], r["feature_set"]): r for r in rows}
 
 
@@ -68,9 +77,40 @@ def test_mapping_names_exist(parity_run):
     assert len({p.key for p in parity.PAIRS}) == len(parity.PAIRS), "duplicate pair in the mapping"
 
 
-def test_files_mix_speakers(parity_run):
-    files, _, _ = parity_run
-    assert len(files) == N_FILES and len({f.name[:2] for f in files}) == N_FILES
+def test_frame_grids_agree_and_pooled_r_is_pearson(parity_data, parity_run):
+    """Frame counts: ours (N-400)//160+1, openSMILE's 2-3 fewer (as measured on EmoDB, both
+    sets); the pooled r is numpy's over the aligned frames."""
+    import soundfile as sf
+
+    for d in parity_data:
+        assert d.n_ours == (sf.info(d.path).frames - 400) // 160 + 1, d.path.name
+        for fs in parity.FEATURE_SETS:
+            assert 2 <= d.n_ours - d.n_theirs[fs] <= 3, (d.path.name, fs, d.n_ours, d.n_theirs[fs])
+    _, lags, rows = parity_run
+    for key in (("mfcc_1", C), ("loudness", E), ("f0_hz", C)):
+        pair = next(p for p in parity.PAIRS if (p.ours, p.feature_set) == key)
+        xs, ys = zip(*[d.aligned(pair, lags[pair.feature_set])[:2] for d in parity_data])
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        assert rows[key]["frames"] == len(x)
+        assert rows[key]["r"] == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-9)
+    # negative control: three frames off, a strong descriptor loses much of its r
+    mfcc = next(p for p in parity.PAIRS if (p.ours, p.feature_set) == ("mfcc_1", C))
+    assert parity.pooled_r(parity_data, mfcc, 3)[0] < rows[("mfcc_1", C)]["r"] - 0.1
+
+
+def test_cli_writes_the_report(tmp_path, opensmile_cache, capsys):
+    from tests.conftest import EMODB
+
+    out = tmp_path / "out"
+    assert parity.main(["--corpus-dir", str(EMODB), "--limit", "3", "--jobs", "1", "--out", str(out),
+                        "--cache-dir", str(opensmile_cache)]) == 0
+    data = json.loads((out / "parity.json").read_text())
+    assert data["files"] == 3 and set(data["lags"]) == set(parity.FEATURE_SETS)
+    assert len(data["rows"]) == len(parity.PAIRS)
+    rows = {(r["descriptor"], r["feature_set"]): r for r in data["rows"]}
+    assert rows[("mfcc_1", C)]["r"] > 0.9 and rows[("mfcc_1", C)]["frames"] > 300
+    md = (out / "parity.md").read_text()
+    assert md.strip() and md.strip() in capsys.readouterr().out
 
 
 def test_lag_is_zero(parity_run):

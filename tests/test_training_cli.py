@@ -86,3 +86,67 @@ def test_model_load_errors_are_one_line(tmp_path):
     with pytest.raises(model.ModelError, match="invalid model") as e:
         model.load(tmp_path)
     assert "\n" not in str(e.value)
+
+
+def hand_uar(y_true, y_pred):
+    """Mean over the classes present in y_true of the share of their utterances predicted right."""
+    recalls = [np.mean([p == c for t, p in zip(y_true, y_pred) if t == c]) for c in sorted(set(y_true))]
+    return 100.0 * float(np.mean(recalls))
+
+
+def tiny_manifest(path, per_class=2, speakers=("03", "08")):
+    """A manifest of a few EmoDB files: per_class utterances per class and speaker."""
+    letters = {"W": "anger", "F": "happiness", "N": "neutral", "T": "sadness"}
+    rows = ["path,label,speaker,text"]
+    for spk in speakers:
+        for letter, label in letters.items():
+            for wav in sorted((EMODB / "wav").glob(f"{spk}*{letter}?.wav"))[:per_class]:
+                rows.append(f"{wav},{label},{spk},Kids are talking by the door")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_evaluate_two_folds_in_parallel_then_restart_and_alignment(tmp_path, cache_dir, capsys):
+    from training import alignment
+
+    manifest = tiny_manifest(tmp_path / "tiny.csv")
+    out = tmp_path / "run"
+    argv = ["--corpus", "manifest", "--data", str(manifest), "--system", "ctc", "--target", "wn",
+            "--out", str(out), "--epochs", "2", "--jobs", "2", "--cache-dir", str(cache_dir), "--quiet"]
+    assert evaluate.main(argv) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    folds = [json.loads((out / "folds" / f"fold_0{i}.json").read_text()) for i in range(2)]
+    assert line["folds"] == 2 and [f["test_speakers"] for f in folds] == [["03"], ["08"]]
+    for f in folds:  # per-fold UAR is recall over the true classes, not over the predictions
+        assert f["n_test"] == 8 and f["uar"] == pytest.approx(hand_uar(f["y_true"], f["y_pred"]))
+    assert any(hand_uar(f["y_true"], f["y_pred"]) != pytest.approx(hand_uar(f["y_pred"], f["y_true"]))
+               for f in folds), "the case must tell uar(y, pred) from uar(pred, y)"
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["uar_per_fold"] == [round(f["uar"], 2) for f in folds]
+    one_job = tmp_path / "one_job"  # the same folds trained one after the other
+    assert evaluate.main([a if a != str(out) else str(one_job) for a in argv] + ["--jobs", "1"]) == 0
+    for i, f in enumerate(folds):
+        assert json.loads((one_job / "folds" / f"fold_0{i}.json").read_text())["y_pred"] == f["y_pred"]
+    capsys.readouterr()
+
+    # training.alignment on the held-out posteriors (the manifest's files are EmoDB's)
+    align = tmp_path / "alignment"
+    assert alignment.main(["--run", str(out), "--data", str(EMODB), "--out", str(align), "--examples", "1"]) == 0
+    # 08a01Wa's lablaut file has no labels: skipped
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"utterances": 15, "skipped": 1, "plots": 1}
+    counts = json.loads((align / "alignment.json").read_text())["counts"]
+    posts = alignment.load_posteriors(out)
+    assert len(posts) == 16
+    del posts["08a01Wa"]
+    assert sum(c[k][1] for c in counts.values() for k in c) == sum(len(p) for p in posts.values())
+    assert sum(c[k][0] for c in counts.values() for k in c) == sum(int((p.argmax(1) == 0).sum()) for p in posts.values())
+    assert "| all |" in (align / "alignment.md").read_text() and len(list(align.glob("fig2_*.png"))) == 1
+
+    # --restart: another run in the same directory replaces the saved folds
+    other = [a if a != "2" else "1" for a in argv]  # --epochs 1, --jobs 1
+    with pytest.raises(SystemExit, match="different run"):
+        evaluate.main(other)
+    stamps = [(out / "folds" / f"fold_0{i}.json").stat().st_mtime_ns for i in range(2)]
+    assert evaluate.main(other + ["--restart"]) == 0
+    assert json.loads((out / "run.json").read_text())["epochs"] == 1
+    assert all((out / "folds" / f"fold_0{i}.json").stat().st_mtime_ns != s for i, s in enumerate(stamps))

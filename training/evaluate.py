@@ -55,6 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit-folds", type=int, default=0, help="run only the first N folds (quick checks)")
     p.add_argument("--restart", action="store_true", help="discard saved folds of a different run")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--average", type=int, default=0,
+                   help="average the weights of the K epochs with the best validation UAR (0: keep the best one)")
     p.add_argument("--augment", default="", help="training copies, comma-separated: " + ",".join(augment.KINDS))
     adaptation.add_args(p)
     args = p.parse_args(argv)
@@ -71,6 +73,7 @@ def fit_config(args) -> FitConfig:
                     right_context_frames=args.right_context_ms // 10 if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
+    cfg.average = args.average
     return cfg
 
 

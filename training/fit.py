@@ -69,6 +69,7 @@ class FitConfig:
     elm_reg: float = 1.0          # used when there is no validation split
     chunk_frames: int | None = None   # ctc/lee: latency-controlled backward LSTM; None = offline
     right_context_frames: int = 0     # frames after each chunk the backward LSTM may see
+    average: int = 0                  # > 0: average the weights of the K epochs with the best validation
 
     def __post_init__(self):
         if self.system not in SYSTEMS:
@@ -371,7 +372,7 @@ def fit(cfg: FitConfig, train: list[Sample], progress: bool = True, log=print) -
     sampler = ddp["sampler"](tr_idx, cfg.seed) if ddp is not None else None
     show = progress and (ddp is None or ddp["rank"] == 0)
 
-    history, best, stale = [], _Best(), 0
+    history, best, stale, top = [], _Best(), 0, []
     bar = tqdm(range(cfg.epochs), file=sys.stderr, disable=not show, desc=cfg.system)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -381,8 +382,11 @@ def fit(cfg: FitConfig, train: list[Sample], progress: bool = True, log=print) -
         if len(va_idx):
             rec.update(validate(model, data, va_idx, device, amp, cfg))
             key = (rec["valid_uar"], -rec["valid_loss"])
+            if cfg.average:
+                top = sorted(top + [(key, epoch, copy.deepcopy(model.state_dict()))], key=lambda r: r[0],
+                             reverse=True)[: cfg.average]
             if key > best.key:
-                best = _Best(key, epoch, copy.deepcopy(model.state_dict()))
+                best = _Best(key, epoch, {} if cfg.average else copy.deepcopy(model.state_dict()))
                 stale = 0
             else:
                 stale += 1
@@ -393,7 +397,9 @@ def fit(cfg: FitConfig, train: list[Sample], progress: bool = True, log=print) -
         if cfg.patience and stale >= cfg.patience:
             break
     bar.close()
-    if best.state:
+    if top:
+        model.load_state_dict(average_states([state for _, _, state in top]))
+    elif best.state:
         model.load_state_dict(best.state)
     model.eval()
 
@@ -403,6 +409,11 @@ def fit(cfg: FitConfig, train: list[Sample], progress: bool = True, log=print) -
     if ddp is None or ddp["rank"] == 0:
         _log_summary(log, cfg, history, best)
     return Fitted(model, cfg, history, device, norm, elm)
+
+
+def average_states(states: list[dict]) -> dict:
+    """Checkpoint averaging: the element-wise mean of several state dicts."""
+    return {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
 
 
 def train_epoch(net, data: Data, idx, device, amp: Amp, opt, cw_t, cfg: FitConfig, rng) -> float:

@@ -8,8 +8,9 @@ first time is leading silence; ``.`` marks the end of speech (silence from there
 
 Lines that are not segments and are skipped (the previous segment runs on through them):
   * annotation-only lines: an empty PHONE (``<TAB>+hoe``), an annotation standing where a
-    phone would be (``+nas``, ``-sth``, ``[+eng``, ``-eng]``), a bare annotation word
-    (``hoe``) or a bare stress digit.
+    phone would be (``+nas``, ``-sth``, ``[+eng``, ``-eng]``) or a bare annotation word
+    (``hoe``). A label that is a digit is a phone: the SAMPA vowels ``6`` ``9``, the r
+    variant ``4`` and ``8`` (the files carry stress only in the third field).
 A phone glued to its annotation (``I+nas``, ``g-sth``, ``tasp+sth``) is split off.
 
 Kinds (German SAMPA as these files use it; checked against the waveforms, see below):
@@ -80,7 +81,7 @@ def _phone_of(rest: str) -> str | None:
     if not tokens:
         return None
     tok = tokens[0]
-    if tok[0] in "+-[]" or tok.isdigit() or tok in ANNOTATION_WORDS:
+    if tok[0] in "+-[]" or tok in ANNOTATION_WORDS:
         return None
     tok = re.split(r"(?<=.)[+\-\[\]]", tok, maxsplit=1)[0]  # 'I+nas' -> 'I'
     return TYPOS.get(tok, tok)

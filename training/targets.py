@@ -35,8 +35,8 @@ KINDS = ("wn", "pn", "pn2")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")  # letters/digits, inner ' and - kept
 
 # Median voiced-phoneme count per EmoDB text over all its labelled files (lablaut).
-EMODB_TEXT_PN = {"a01": 14, "a02": 17, "a04": 14, "a05": 30, "a07": 18,
-                 "b01": 25, "b02": 30, "b03": 40, "b09": 30, "b10": 26}
+EMODB_TEXT_PN = {"a01": 15, "a02": 17, "a04": 15, "a05": 31, "a07": 18,
+                 "b01": 26, "b02": 34, "b03": 42, "b09": 31, "b10": 27}
 
 _GERMAN_VOWEL_GROUPS = re.compile(r"äu|eu|ei|ai|au|ie|aa|ee|oo|[aeiouyäöü]")
 _GERMAN_VOICED_CONSONANTS = re.compile(r"ng|[bdglmnrvwjz]")

@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--metrics", type=Path, action="append", default=[],
                    help="results.json of evaluation runs to quote in the model card")
     p.add_argument("--cache-dir", type=Path, default=dataset.cache.DEFAULT_CACHE)
+    p.add_argument("--average", type=int, default=0,
+                   help="average the weights of the K epochs with the best validation UAR (0: keep the best one)")
     p.add_argument("--augment", default="", help="training copies, comma-separated: " + ",".join(augment.KINDS))
     p.add_argument("--calibration", type=Path, default=None,
                    help="calibration.json of training.calibrate: its temperature calibrates the served scores")
@@ -91,6 +93,7 @@ def main(argv=None) -> int:
                     right_context_frames=args.right_context_ms // 10 if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
+    cfg.average = args.average
     t0 = time.perf_counter()
     fitted = fit(cfg, train, progress=not args.quiet)
     seconds = time.perf_counter() - t0

@@ -68,16 +68,18 @@ void PybindCtcDecoder(py::module_& m) {
                              "Posteriors summed over frames, float64 (num_outputs,).")
       .def_property_readonly("last_argmax", &OnlineCtcDecoder::LastArgmax)
       .def_property_readonly("spikes", [](const OnlineCtcDecoder& d) { return StartsOf(d.Spikes()); },
-                             "List of (output_index, start_frame).")
+                             "(output_index, start_frame) of the spikes kept: all until pop_new_spikes() is first "
+                             "called, then the last one it returned and those it has not returned yet.")
       .def_property_readonly("spike_runs",
                              [](const OnlineCtcDecoder& d) {
                                std::vector<std::tuple<int, int64_t, int64_t>> out;
                                for (const auto& s : d.Spikes()) out.emplace_back(s.label, s.start, s.end);
                                return out;
                              },
-                             "List of (output_index, start_frame, end_frame); end is -1 while open.")
+                             "(output_index, start_frame, end_frame) of the spikes kept; end is -1 while open.")
       .def("pop_new_spikes", [](OnlineCtcDecoder& d) { return StartsOf(d.PopNewSpikes()); },
-           "(output_index, start_frame) of the spikes that started since the last call.")
+           "(output_index, start_frame) of the spikes that started since the last call; the "
+           "spikes it returned before are dropped, all but the last (bounded memory).")
       .def("reset", &OnlineCtcDecoder::Reset);
 }
 

@@ -51,6 +51,8 @@ void OnlineCtcDecoder::AcceptPosteriors(const float* post, int num_frames) {
 
 std::vector<CtcSpike> OnlineCtcDecoder::PopNewSpikes() {
   std::vector<CtcSpike> out(spikes_.begin() + popped_, spikes_.end());
+  // Keep only the last spike: AcceptFrame may still have to close its run.
+  if (spikes_.size() > 1) spikes_.erase(spikes_.begin(), spikes_.end() - 1);
   popped_ = spikes_.size();
   return out;
 }

@@ -1,6 +1,8 @@
 // Streaming CTC best-path decoder: argmax per frame, merge repeats, drop the blank.
 // Posteriors may arrive in chunks of any size; the result equals one pass over all frames
 // (the previous frame's argmax carries over a chunk edge).
+// Memory is bounded: once PopNewSpikes has returned a spike it is dropped (the last one is
+// kept, as its run may still be open), so a stream that pops as it goes keeps O(1) spikes.
 #ifndef SER_CTC_DECODER_H_
 #define SER_CTC_DECODER_H_
 
@@ -37,11 +39,14 @@ class OnlineCtcDecoder {
   const std::vector<int64_t>& Counts() const { return counts_; }
   // Posteriors summed over frames per output index, in double.
   const std::vector<double>& PostSum() const { return post_sum_; }
+  // The spikes kept: all of them if PopNewSpikes was never called, else the last one it
+  // returned plus those it has not returned yet.
   const std::vector<CtcSpike>& Spikes() const { return spikes_; }
   // Argmax of the last frame seen; -1 before the first frame.
   int LastArgmax() const { return prev_; }
 
-  // Spikes that started since the last call (ends as known now).
+  // Spikes that started since the last call (ends as known now); drops the spikes
+  // returned before, all but the last.
   std::vector<CtcSpike> PopNewSpikes();
 
   void Reset();
@@ -53,7 +58,7 @@ class OnlineCtcDecoder {
   CtcDecoderOptions opts_;
   int64_t num_frames_ = 0;
   int prev_ = -1;
-  std::size_t popped_ = 0;  // spikes_[0, popped_) were handed out by PopNewSpikes
+  std::size_t popped_ = 0;  // spikes_[0, popped_) were handed out by PopNewSpikes (at most 1)
   std::vector<int64_t> counts_;
   std::vector<double> post_sum_;
   std::vector<CtcSpike> spikes_;

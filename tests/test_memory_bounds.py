@@ -1,0 +1,102 @@
+"""Bounded memory: two hours of audio through one stream keep every per-stream buffer small.
+
+The stream gets noise (on which the bundled model, from a fresh start, keeps finding
+emotion, so its segment never meets an endpoint: only max_segment_ms closes it), then a
+speech-like signal with pauses (segments closed by endpoints) alternating with noise; in
+one 60 s piece, then 100 ms pieces, then 10 s pieces (fast enough for 2 h in ~30 s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_ser.engine import Engine, EngineConfig
+from realtime_ser.features import DELTA_LOOKAHEAD
+
+RATE = 16000
+HOURS = 2.0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def noise(rng, n):
+    return np.clip(0.5 * rng.standard_normal(n), -1, 1).astype(np.float32)
+
+
+def speech_like(rng, n, t0):
+    """A gliding 150-250 Hz tone, on for 0.25 s and off for 0.25 s, plus a little noise."""
+    t = (t0 + np.arange(n)) / RATE
+    tone = 0.3 * np.sin(2 * np.pi * (150 + 50 * np.sin(2 * np.pi * 0.5 * t)) * t)
+    return (tone * (np.sin(2 * np.pi * 2 * t) > 0) + 0.01 * rng.standard_normal(n)).astype(np.float32)
+
+
+def schedule():
+    """(kind, piece seconds, block seconds) blocks that add up to HOURS."""
+    blocks = [("noise", 60.0, 60.0), ("noise", 0.1, 300.0), ("noise", 10.0, 1800.0)]
+    left = HOURS * 3600 - sum(b[2] for b in blocks)
+    kinds = ["speech", "noise"]
+    i = 0
+    while left > 0:
+        block = min(600.0, left)
+        blocks.append((kinds[i % 2], 10.0, block))
+        left -= block
+        i += 1
+    return blocks
+
+
+def check_buffers(s, engine, piece_frames):
+    """Every per-stream buffer is small, whatever has been fed before this piece."""
+    seg = s._segment
+    assert s._features._hist.shape[0] <= 4 * DELTA_LOOKAHEAD + 8, "feature history not trimmed"
+    assert len(s._arrivals) <= 20, f"{len(s._arrivals)} arrival times kept"
+    assert len(s._decoder.spikes) <= 1, f"{len(s._decoder.spikes)} spikes kept by the decoder"
+    assert len(seg.decoder.spikes) <= 1, f"{len(seg.decoder.spikes)} spikes kept by the segment decoder"
+    assert sum(len(r) for r in seg.null_rows) < engine.endpoint_frames
+    assert seg.start is None or s.num_frames - seg.start <= seg.max_frames
+    assert seg.decoder.num_frames <= seg.max_frames
+    assert s._feats == []
+    assert len(s._lstm._fwd) <= 2 * piece_frames + 4096 and len(s._lstm._gates) == len(s._lstm._fwd)
+
+
+def test_two_hours_of_audio_keep_memory_bounded():
+    engine = Engine(EngineConfig())
+    s = engine.create_stream("long")
+    rng = np.random.default_rng(0)
+    fed = 0  # samples
+    segments, lengths, warm_rss, peak_rss = 0, [], None, 0.0
+    for kind, piece_s, block_s in schedule():
+        piece = int(piece_s * RATE)
+        for _ in range(int(round(block_s / piece_s))):
+            x = noise(rng, piece) if kind == "noise" else speech_like(rng, piece, fed)
+            s.accept_waveform(RATE, x)
+            fed += piece
+            engine.decode([s])
+            for e in s.events():
+                if e.type == "segment":
+                    segments += 1
+                    lengths.append(e.end - e.start)
+            check_buffers(s, engine, piece // 160)
+        if kind == "noise" and piece_s < 1:  # after 60 s in one piece the BiLSTM buffer shrank
+            assert len(s._lstm._fwd) <= 1024
+        if fed >= 1800 * RATE:
+            warm_rss = warm_rss or rss_mb()
+            peak_rss = max(peak_rss, rss_mb())
+    s.input_finished()
+    engine.decode([s])
+    events = s.events()
+    assert fed / RATE >= 2 * 3600 and events[-1].type == "utterance"
+    assert events[-1].end == pytest.approx(fed / RATE)
+    lengths += [e.end - e.start for e in events if e.type == "segment"]
+    # noise: segments closed at their maximum length; speech-like: closed by endpoints
+    print(f"RSS {warm_rss:.1f} -> {peak_rss:.1f} MB; {len(lengths)} segments")
+    assert max(lengths) <= engine.config.max_segment_ms / 1000 + 1e-6
+    assert sum(1 for x in lengths if x > 29) >= 50
+    assert sum(1 for x in lengths if x < 5) >= 100
+    assert peak_rss - warm_rss <= 4.0, f"RSS grew {warm_rss:.1f} -> {peak_rss:.1f} MB"
