@@ -1,12 +1,14 @@
 """A small, fast training run on real EmoDB: evaluate (one fold, resumable) and train -> model dir -> runtime."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from realtime_ser import features, model
 from training import evaluate, latency, train
+from training.corpora import Utterance
 from tests.conftest import EMODB
 
 
@@ -150,3 +152,30 @@ def test_evaluate_two_folds_in_parallel_then_restart_and_alignment(tmp_path, cac
     assert evaluate.main(other + ["--restart"]) == 0
     assert json.loads((out / "run.json").read_text())["epochs"] == 1
     assert all((out / "folds" / f"fold_0{i}.json").stat().st_mtime_ns != s for i, s in enumerate(stamps))
+
+
+def test_speaker_and_corpus_folds():
+    from training import dataset
+
+    assert dataset.speaker_folds(["a", "b", "c", "d", "e"], 2) == [["a", "c", "e"], ["b", "d"]]
+    assert dataset.speaker_folds(["a", "b"], 0) == dataset.speaker_folds(["a", "b"], 5) == [["a"], ["b"]]
+    one = dataset.Corpus.__new__(dataset.Corpus)
+    one.utterances = [Utterance(Path("x.wav"), "anger", "s1", "emodb", "", None, "x")]
+    with pytest.raises(ValueError, match="two or more"):
+        dataset.corpus_folds(one)
+
+
+def test_reference_svm_on_speaker_folds(tmp_path, cache_dir, capsys):
+    from training import reference
+
+    manifest = tiny_manifest(tmp_path / "tiny.csv", speakers=("03", "08", "09"))
+    out = tmp_path / "ref.json"
+    argv = ["--corpus", "manifest", "--data", str(manifest), "--features", "lld", "--folds", "2",
+            "--norm", "adaptive", "--cache-dir", str(cache_dir), "--out", str(out)]
+    assert reference.main(argv) == 0
+    r = json.loads(out.read_text())
+    assert [f["held_out"] for f in r["folds"]] == [["03", "09"], ["08"]]
+    for cond in ("utterance", "session", "emotion", "speaker"):
+        fold = r["folds"][1][cond]
+        assert len(fold["y_true"]) == 8 and fold["uar"] == pytest.approx(hand_uar(fold["y_true"], fold["y_pred"]))
+    assert "utterance" in capsys.readouterr().out

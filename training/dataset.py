@@ -42,6 +42,23 @@ def load(specs: list[tuple[str, Path]], kind: str, cache_dir: Path, progress: bo
     return Corpus(kept, {u.utt_id: values[u.path] for u in kept}, errors)
 
 
+def speaker_folds(speakers: list[str], n: int) -> list[list[str]]:
+    """Held-out speaker lists: n interleaved groups, or one per speaker (n <= 0 or n >= speakers)."""
+    if n <= 0 or n >= len(speakers):
+        return [[s] for s in speakers]
+    return [speakers[i::n] for i in range(n)]
+
+
+def corpus_folds(corpus: Corpus) -> list[list[str]]:
+    """Leave one corpus out: each fold holds out every speaker of one corpus."""
+    by_corpus: dict[str, set] = {}
+    for u in corpus.utterances:
+        by_corpus.setdefault(u.corpus, set()).add(u.speaker)
+    if len(by_corpus) < 2:
+        raise ValueError("--protocol loco needs two or more --corpus")
+    return [sorted(s) for _, s in sorted(by_corpus.items())]
+
+
 def _prefixed(u: Utterance) -> Utterance:
     from dataclasses import replace
 

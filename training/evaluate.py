@@ -77,22 +77,6 @@ def fit_config(args) -> FitConfig:
     return cfg
 
 
-def make_folds(speakers: list[str], n: int) -> list[list[str]]:
-    if n <= 0 or n >= len(speakers):
-        return [[s] for s in speakers]
-    return [speakers[i::n] for i in range(n)]
-
-
-def corpus_folds(corpus) -> list[list[str]]:
-    """Leave one corpus out: each fold holds out every speaker of one corpus."""
-    by_corpus: dict[str, set] = {}
-    for u in corpus.utterances:
-        by_corpus.setdefault(u.corpus, set()).add(u.speaker)
-    if len(by_corpus) < 2:
-        raise ValueError("--protocol loco needs two or more --corpus")
-    return [sorted(s) for _, s in sorted(by_corpus.items())]
-
-
 def run_fold(index: int, test_speakers: list[str], args: argparse.Namespace) -> dict:
     import torch
 
@@ -209,7 +193,8 @@ def main(argv=None) -> int:
         adaptation.config_from_args(args)
         augment.parse(args.augment)
         _CORPUS = dataset.load(list(zip(args.corpora, args.datas)), kind, args.cache_dir, progress=not args.quiet)
-        folds = corpus_folds(_CORPUS) if args.protocol == "loco" else make_folds(_CORPUS.speakers, args.folds)
+        folds = (dataset.corpus_folds(_CORPUS) if args.protocol == "loco"
+                 else dataset.speaker_folds(_CORPUS.speakers, args.folds))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@
   ``--speaker-norm`` z-normalises them per speaker with all of that speaker's audio (upper bound).
 
 A linear SVM (C=0.01, standardised, class-balanced) per fold; folds leave one speaker out
-(``--protocol loso``) or one corpus out (``--protocol loco``). With ``--norm adaptive`` every
+(``--protocol loso``; ``--folds N`` groups speakers as training.evaluate does) or one corpus out (``--protocol loco``). With ``--norm adaptive`` every
 condition of training.adaptation is scored on the same folds. Writes one JSON with per-fold
 UAR per condition; prints a table.
 """
@@ -45,20 +45,6 @@ def svm_predict(x_train, y_train, x_test) -> np.ndarray:
     clf = make_pipeline(StandardScaler(), SVC(kernel="linear", C=0.01, class_weight="balanced"))
     clf.fit(x_train, y_train)
     return clf.predict(x_test)
-
-
-def folds_of(corpus: dataset.Corpus, protocol: str) -> list[list[str]]:
-    """Held-out speaker lists: one per speaker (loso) or one per corpus (loco)."""
-    if protocol == "loso":
-        return [[s] for s in corpus.speakers]
-    by_corpus: dict[str, list[str]] = {}
-    for u in corpus.utterances:
-        by_corpus.setdefault(u.corpus, [])
-        if u.speaker not in by_corpus[u.corpus]:
-            by_corpus[u.corpus].append(u.speaker)
-    if len(by_corpus) < 2:
-        raise ValueError("--protocol loco needs two or more corpora")
-    return [sorted(v) for _, v in sorted(by_corpus.items())]
 
 
 def lld_fold(corpus, train_utts, test_utts, cfg: NormConfig, conditions, seed) -> dict:
@@ -108,6 +94,7 @@ def parse_args(argv=None):
     p.add_argument("--data", action="append", required=True, type=Path)
     p.add_argument("--features", choices=("lld", "egemaps"), default="lld")
     p.add_argument("--protocol", choices=("loso", "loco"), default="loso")
+    p.add_argument("--folds", type=int, default=0, help="loso: speaker folds as training.evaluate's (0: one per speaker)")
     adaptation.add_args(p)
     p.add_argument("--speaker-norm", action="store_true", help="egemaps: per-speaker z-norm (upper bound)")
     p.add_argument("--seed", type=int, default=0)
@@ -129,7 +116,8 @@ def main(argv=None) -> int:
         return 2
     try:
         corpus = dataset.load(list(zip(args.corpus, args.data)), args.features, args.cache_dir, progress=False)
-        folds = folds_of(corpus, args.protocol)
+        folds = (dataset.corpus_folds(corpus) if args.protocol == "loco"
+                 else dataset.speaker_folds(corpus.speakers, args.folds))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
