@@ -43,7 +43,7 @@ import numpy as np
 from realtime_ser import _native
 from realtime_ser import model as model_lib
 from realtime_ser.audio import AudioError, check_rate
-from realtime_ser.calibration import calibrate
+from realtime_ser.calibration import calibrate, is_identity
 from realtime_ser.decoder import decision_from_stats
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
 from realtime_ser.features import DIM, OnlineFeatures
@@ -157,10 +157,10 @@ class Engine:
         return self.model.new_normalizer()
 
     def scores(self, scores: np.ndarray) -> dict[str, float]:
-        """Decision scores as the events carry them: calibrated with the model's temperature."""
-        t = self.model.config.temperature
-        if t != 1.0:
-            scores = calibrate(scores, t)
+        """Decision scores as the events carry them: calibrated with the model's temperature and floor."""
+        t, floor = self.model.config.temperature, self.model.config.score_floor
+        if not is_identity(t, floor):
+            scores = calibrate(scores, t, floor)
         return {label: round(float(p), 6) for label, p in zip(self.labels, scores)}
 
 

@@ -52,8 +52,10 @@ class ModelConfig:
     metrics: dict = field(default_factory=dict)
     # realtime_ser.normalize.NormConfig as a dict; empty: global statistics (older models)
     normalization: dict = field(default_factory=dict)
-    # temperature T of the calibrated scores, softmax(log(shares) / T); 1.0: uncalibrated
+    # calibrated scores softmax(log(shares + score_floor) / temperature) (realtime_ser.calibration);
+    # 1.0 and 1e-5: uncalibrated
     temperature: float = 1.0
+    score_floor: float = 1e-5
     format: str = FORMAT
 
     @property
@@ -99,6 +101,9 @@ class ModelConfig:
         t = self.temperature
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.05 <= t <= 20:
             problems.append(f"temperature must be a number in [0.05, 20], got {t!r}")
+        f = self.score_floor
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1e-6 <= f <= 1:
+            problems.append(f"score_floor must be a number in [1e-6, 1], got {f!r}")
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -1,4 +1,4 @@
-"""Temperature scaling: the serving function, the fit, ECE, and the engine applying a model's temperature."""
+"""Calibration: the serving function, the fit of temperature and floor, ECE, and the engine applying them."""
 import json
 import shutil
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from realtime_ser import model as model_lib
-from realtime_ser.calibration import calibrate
+from realtime_ser.calibration import calibrate, is_identity
 from realtime_ser.decoder import decision_from_stats
 from realtime_ser.engine import Engine, EngineConfig
 from tests.conftest import ROOT
@@ -19,7 +19,7 @@ def test_calibrate_keeps_the_decision():
         p = calibrate(s, t)
         np.testing.assert_allclose(p.sum(1), 1.0)
         assert (p.argmax(1) == s.argmax(1)).all()
-    np.testing.assert_allclose(calibrate(s[1:], 1.0), s[1:], rtol=1e-9)
+    np.testing.assert_allclose(calibrate(s[1:], 1.0), s[1:], atol=2e-5)  # identity up to the default floor
     assert calibrate(s, 4.0)[0, 0] < calibrate(s, 1.0)[0, 0]  # a higher temperature is less sure
 
 
@@ -29,6 +29,17 @@ def test_fit_recovers_a_known_temperature():
     p = calibrate(s, 2.5)
     y = np.array([rng.choice(4, p=row) for row in p])
     assert abs(cal.fit_temperature(s, y) - 2.5) < 0.15
+
+
+def test_fit_recovers_a_known_temperature_and_floor():
+    rng = np.random.default_rng(2)
+    s = rng.dirichlet([0.2] * 4, size=20000)
+    p = calibrate(s, 1.5, 0.03)
+    y = np.array([rng.choice(4, p=row) for row in p])
+    t, floor = cal.fit(s, y)
+    assert floor == 0.03 and abs(t - 1.5) < 0.1
+    for f in cal.FLOORS:  # every floor keeps the decision
+        assert (calibrate(s[:50], 2.0, f).argmax(1) == s[:50].argmax(1)).all()
 
 
 def test_ece_constructed_case():
@@ -43,17 +54,17 @@ def test_ece_constructed_case():
 def test_cross_validated_uses_other_folds_only():
     rng = np.random.default_rng(1)
     folds = [(rng.dirichlet([0.5] * 4, size=50), rng.integers(0, 4, 50)) for _ in range(3)]
-    _, _, _, temps = cal.cross_validated(folds)
-    for i, t in enumerate(temps):
+    _, _, _, params = cal.cross_validated(folds)
+    for i, p in enumerate(params):
         rest = [f for j, f in enumerate(folds) if j != i]
-        assert t == cal.fit_temperature(np.concatenate([f[0] for f in rest]), np.concatenate([f[1] for f in rest]))
+        assert p == cal.fit(np.concatenate([f[0] for f in rest]), np.concatenate([f[1] for f in rest]))
 
 
 def test_engine_serves_calibrated_scores(tmp_path):
     path = tmp_path / "hot"
     shutil.copytree(model_lib.DEFAULT_DIR, path)
     cfg = json.loads((path / "config.json").read_text())
-    cfg["temperature"] = 3.0
+    cfg["temperature"], cfg["score_floor"] = 3.0, 0.01
     (path / "config.json").write_text(json.dumps(cfg))
     wav = ROOT / "realtime_ser" / "samples" / "speech.wav"
     import soundfile as sf
@@ -70,9 +81,10 @@ def test_engine_serves_calibrated_scores(tmp_path):
         _, shares = decision_from_stats(d.counts, d.post_sum, d.num_frames, engine.blank)
         results[name] = (s.result(), shares)
     (plain, shares_p), (hot, shares_h) = results["plain"], results["hot"]
-    t = model_lib.load().config.temperature
-    np.testing.assert_allclose(list(plain.scores.values()), shares_p if t == 1.0 else calibrate(shares_p, t),
-                               atol=1e-6)
-    want = calibrate(shares_h, 3.0)
+    c = model_lib.load().config
+    want_p = shares_p if is_identity(c.temperature, c.score_floor) else calibrate(shares_p, c.temperature,
+                                                                                 c.score_floor)
+    np.testing.assert_allclose(list(plain.scores.values()), want_p, atol=1e-6)
+    want = calibrate(shares_h, 3.0, 0.01)
     np.testing.assert_allclose(list(hot.scores.values()), want, atol=1e-6)
     assert hot.emotion == plain.emotion

@@ -2,10 +2,12 @@
 
     python -m training.calibrate runs/emodb-ctc-pn runs/ravdess-ctc-pn --out runs/calibration [--model DIR]
 
-Reads the per-fold held-out scores of evaluation runs. ECE "after" is cross-validated: each
-fold's scores are calibrated with the temperature fitted on all the other folds, so no
-utterance is scored with a temperature it helped fit. The temperature fitted on every fold
-is written to calibration.json, and into the model directory's config.json with --model.
+Reads the per-fold held-out scores of evaluation runs. The calibration has two parameters,
+the temperature T and the score floor (realtime_ser.calibration), fitted together by least
+negative log-likelihood on a grid. ECE "after" is cross-validated: each fold's scores are
+calibrated with the parameters fitted on all the other folds, so no utterance is scored with
+parameters it helped fit. The parameters fitted on every fold are written to calibration.json,
+and into the model directory's config.json with --model.
 """
 
 from __future__ import annotations
@@ -17,21 +19,27 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_ser.calibration import calibrate
+from realtime_ser.calibration import FLOOR, calibrate
 
 BINS = 10
-TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 400))
+TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 200))
+FLOORS = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
-def nll(scores: np.ndarray, y: np.ndarray, t: float) -> float:
-    p = calibrate(scores, t)
+def nll(scores: np.ndarray, y: np.ndarray, t: float, floor: float = FLOOR) -> float:
+    p = calibrate(scores, t, floor)
     return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))
 
 
+def fit(scores: np.ndarray, y: np.ndarray, floors=FLOORS) -> tuple[float, float]:
+    """(T, floor) on a grid (T log-spaced over [0.05, 20]) with the least negative log-likelihood."""
+    best = min((nll(scores, y, t, f), i, j) for j, f in enumerate(floors) for i, t in enumerate(TEMPERATURES))
+    return float(TEMPERATURES[best[1]]), float(floors[best[2]])
+
+
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The T on a log grid over [0.05, 20] with the least negative log-likelihood."""
-    losses = [nll(scores, y, t) for t in TEMPERATURES]
-    return float(TEMPERATURES[int(np.argmin(losses))])
+    """Temperature scaling alone (the default floor)."""
+    return fit(scores, y, floors=(FLOOR,))[0]
 
 
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = BINS) -> float:
@@ -71,18 +79,18 @@ def load_folds(run_dirs: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
     return folds
 
 
-def cross_validated(folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]]:
-    """Held-out probabilities before (T = 1) and after (T from the other folds), labels, and each fold's T."""
-    before, after, labels, temps = [], [], [], []
+def cross_validated(folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    """Held-out probabilities before and after (T, floor from the other folds), labels, each fold's (T, floor)."""
+    before, after, labels, params = [], [], [], []
     for i, (s, y) in enumerate(folds):
         rest_s = np.concatenate([f[0] for j, f in enumerate(folds) if j != i])
         rest_y = np.concatenate([f[1] for j, f in enumerate(folds) if j != i])
-        t = fit_temperature(rest_s, rest_y)
+        t, floor = fit(rest_s, rest_y)
         before.append(calibrate(s, 1.0))
-        after.append(calibrate(s, t))
+        after.append(calibrate(s, t, floor))
         labels.append(y)
-        temps.append(t)
-    return np.concatenate(before), np.concatenate(after), np.concatenate(labels), temps
+        params.append((t, floor))
+    return np.concatenate(before), np.concatenate(after), np.concatenate(labels), params
 
 
 def plot(path: Path, curves: dict) -> None:
@@ -112,26 +120,27 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="training.evaluate output directories")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--model", type=Path, help="write the fitted temperature into this model directory")
+    p.add_argument("--model", type=Path, help="write the fitted temperature and floor into this model directory")
     args = p.parse_args(argv)
     try:
         folds = load_folds(args.runs)
     except (ValueError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    before, after, y, temps = cross_validated(folds)
-    t_all = fit_temperature(np.concatenate([f[0] for f in folds]), np.concatenate([f[1] for f in folds]))
+    before, after, y, params = cross_validated(folds)
+    t_all, floor_all = fit(np.concatenate([f[0] for f in folds]), np.concatenate([f[1] for f in folds]))
     args.out.mkdir(parents=True, exist_ok=True)
     result = {"runs": [str(r) for r in args.runs], "utterances": int(len(y)), "folds": len(folds),
               "ece_before": round(ece(before, y), 4), "ece_after": round(ece(after, y), 4),
-              "temperature": round(t_all, 4), "fold_temperatures": [round(t, 4) for t in temps],
+              "temperature": round(t_all, 4), "score_floor": floor_all,
+              "fold_parameters": [[round(t, 4), f] for t, f in params],
               "bins": BINS}
     (args.out / "calibration.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(args.out / "reliability.png", {"before (T = 1)": (before, y), "after (T, cross-validated)": (after, y)})
+    plot(args.out / "reliability.png", {"before": (before, y), "after (T, floor; cross-validated)": (after, y)})
     if args.model:
         cfg_path = args.model / "config.json"
         cfg = json.loads(cfg_path.read_text())
-        cfg["temperature"] = result["temperature"]
+        cfg["temperature"], cfg["score_floor"] = result["temperature"], result["score_floor"]
         cfg_path.write_text(json.dumps(cfg, indent=1) + "\n")
     print(json.dumps(result))
     return 0

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from realtime_ser import features, model
+from realtime_ser.calibration import FLOOR, is_identity
 from training import adaptation, augment, dataset
 from training.corpora import EMOTIONS
 from training.fit import FitConfig, fit
@@ -85,9 +86,10 @@ def main(argv=None) -> int:
     frames = adaptation.normalise_train(utts, corpus.inputs, ncfg, norm.mean, norm.std, args.seed)
     stats = dataset.TargetStats()
     train = dataset.samples(corpus, utts, "ctc", args.target, norm, stats, frames)
-    temperature = 1.0
+    temperature, floor = 1.0, FLOOR
     if args.calibration:
-        temperature = float(json.loads(args.calibration.read_text())["temperature"])
+        cal = json.loads(args.calibration.read_text())
+        temperature, floor = float(cal["temperature"]), float(cal.get("score_floor", FLOOR))
     chunk = args.chunk_ms // 10 if args.chunk_ms else None
     cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads, chunk_frames=chunk,
                     right_context_frames=args.right_context_ms // 10 if chunk else 0)
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
         feature_version=features.VERSION, feature_names=list(features.NAMES),
         norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=cfg.hidden, target=args.target,
         **fitted.chunking, normalization=ncfg.to_dict() if ncfg.mode == "adaptive" else {},
-        temperature=temperature,
+        temperature=temperature, score_floor=floor,
         training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpus, args.data)],
                   "utterances": len(clean), "augmented_copies": len(utts) - len(clean),
                   "augment": args.augment, "speakers": len(corpus.speakers), "fit": asdict(cfg),
@@ -154,8 +156,9 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
         f"{fit_cfg.get('seed')}; the epoch with the best UAR on a 10% stratified hold-out is kept."
         + (f" Augmented copies: {config.training['augment']}." if config.training.get("augment") else ""),
         f"- **Normalisation:** {config.norm_config}.",
-        f"- **Scores:** " + ("calibrated probabilities, temperature " f"{config.temperature:g} fitted on held-out "
-                             "speakers (training.calibrate)." if config.temperature != 1.0 else
+        f"- **Scores:** " + (f"calibrated probabilities, temperature {config.temperature:g} and floor "
+                             f"{config.score_floor:g} fitted on held-out speakers (training.calibrate)."
+                             if not is_identity(config.temperature, config.score_floor) else
                              "the decoder's vote shares (uncalibrated)."), "",
         "## Training data", "",
         *[f"- {c} ({d}): {LICENCES[c]}" for c, d in corpora],
