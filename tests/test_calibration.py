@@ -88,3 +88,14 @@ def test_engine_serves_calibrated_scores(tmp_path):
     want = calibrate(shares_h, 3.0, 0.01)
     np.testing.assert_allclose(list(hot.scores.values()), want, atol=1e-6)
     assert hot.emotion == plain.emotion
+
+
+def test_folds_of_several_seeds_holding_out_the_same_speakers_are_one_group(tmp_path):
+    rng = np.random.default_rng(3)
+    for run in ("s0", "s1"):
+        (tmp_path / run / "folds").mkdir(parents=True)
+        for i, spk in enumerate((["03"], ["08", "09"])):
+            fold = {"test_speakers": spk, "scores": rng.dirichlet([1] * 4, size=5).tolist(), "y_true": [0, 1, 2, 3, 0]}
+            (tmp_path / run / "folds" / f"fold_0{i}.json").write_text(json.dumps(fold))
+    folds = cal.load_folds([tmp_path / "s0", tmp_path / "s1"])
+    assert len(folds) == 2 and all(len(s) == len(y) == 10 for s, y in folds)

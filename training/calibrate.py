@@ -67,16 +67,21 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = BINS):
 
 
 def load_folds(run_dirs: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(scores, labels) per fold of every run."""
-    folds = []
+    """(scores, labels) per group of held-out speakers, over every run.
+
+    Runs of several seeds hold out the same speakers in the same fold: those folds are one
+    group, so that cross-validation never fits on the speakers it scores.
+    """
+    groups: dict[tuple, list] = {}
     for d in run_dirs:
         files = sorted((d / "folds").glob("fold_*.json"))
         if not files:
             raise ValueError(f"{d}: no fold results (folds/fold_*.json)")
         for f in files:
             r = json.loads(f.read_text())
-            folds.append((np.array(r["scores"], np.float64), np.array(r["y_true"], int)))
-    return folds
+            key = tuple(sorted(r.get("test_speakers", [f"{d}/{f.name}"])))
+            groups.setdefault(key, []).append((np.array(r["scores"], np.float64), np.array(r["y_true"], int)))
+    return [(np.concatenate([s for s, _ in g]), np.concatenate([y for _, y in g])) for g in groups.values()]
 
 
 def cross_validated(folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, float]]]:
