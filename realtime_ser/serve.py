@@ -608,10 +608,13 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return asyncio.run(Server(config, engine).run())
+        status = asyncio.run(Server(config, engine).run())
     except OSError as err:  # e.g. the port is taken
         print(f"{PROG}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal while exiting changes nothing
+        signal.signal(sig, signal.SIG_IGN)
+    return status
 
 
 __all__ = ["Server", "ServerConfig", "Metrics", "Outbox", "feed_and_decode", "main"]
