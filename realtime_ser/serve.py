@@ -457,7 +457,8 @@ class Server:
         conn.stream = engine.create_stream(conn.source)
         ready = {"type": "ready", "stream": conn.id, "source": conn.source, "engine": str(engine.config),
                  "labels": engine.labels, "chunk_ms": engine.config.chunk_ms,
-                 "right_context_ms": engine.right_context_frames * 10}
+                 "right_context_ms": engine.right_context_frames * 10,
+                 "endpoint_ms": engine.config.endpoint_ms}
         conn.outbox.put("ready", json.dumps(ready, ensure_ascii=False), force=True)
         return True
 
