@@ -2,7 +2,8 @@
 
     python -m realtime_ser.serve [--host 127.0.0.1] [--port 8000] [--model DIR] [--max-streams 200]
         [--chunk-ms 100] [--right-context-ms MS] [--endpoint-ms 500] [--tick-ms 20]
-        [--max-message-bytes 1048576] [--idle-timeout-s 30] [--max-queued-events 256]
+        [--max-message-bytes 1048576] [--max-pending-bytes 4194304] [--idle-timeout-s 30]
+        [--max-queued-events 256] [--max-engines 4] [--shutdown-timeout-s 10]
 
 ws://HOST:PORT/ws speaks realtime_ser.protocol; HTTP on the same port: /healthz, /metrics
 (Prometheus text) and / (the browser microphone page, realtime_ser/web).
@@ -11,7 +12,8 @@ Micro-batching: received audio waits in its connection; every tick (at most one 
 --tick-ms) a worker thread feeds every waiting stream its audio, then runs one
 engine.decode() over all ready streams of each engine, and turns their events into JSON.
 The event loop only moves bytes, so it never blocks on the model. A stream is touched only
-by the worker thread.
+by the worker thread. A client that sends faster than the worker decodes is not read from
+while it has more than max_pending_bytes waiting (TCP backpressure), so memory stays bounded.
 
 Each client's events wait in a bounded queue (--max-queued-events). When it is full, a
 partial, posteriors or spike event is dropped (the oldest of those, partials first);
@@ -64,6 +66,7 @@ class ServerConfig:
     port: int = 8000                       # 0 = any free port (printed at start)
     max_streams: int = 200                 # open WebSocket streams; one more is refused (1013)
     max_message_bytes: int = 1 << 20       # a bigger message is refused (1009)
+    max_pending_bytes: int = 4 << 20       # audio waiting for the decoder; beyond it, reading pauses
     idle_timeout_s: float = 30.0           # no message for this long: closed (1008)
     max_queued_events: int = 256           # per client, see the module doc
     tick_ms: int = 20                      # decode at most once per tick
@@ -76,6 +79,7 @@ class ServerConfig:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0 to 65535, got {self.port}")
         for name, low, high in (("max_streams", 1, 100000), ("max_message_bytes", 1024, 1 << 30),
+                                ("max_pending_bytes", 1024, 1 << 32),
                                 ("max_queued_events", 8, 1 << 20), ("tick_ms", 1, 1000), ("max_engines", 1, 64)):
             value = getattr(self, name)
             if not low <= value <= high:
@@ -172,6 +176,8 @@ class Connection:
         self.config: StreamConfig | None = None
         self.stream = None
         self.pending: list[np.ndarray] = []
+        self.pending_bytes = 0
+        self.room = asyncio.Event()   # set while more audio may be read
         self.eof = False            # the client (or shutdown) ended the input
         self.eof_given = False      # the worker has been told
         self.done = asyncio.Event()     # no more events will come
@@ -187,7 +193,8 @@ class Connection:
         return bool(self.pending) or (self.eof and not self.eof_given)
 
     def take_work(self) -> tuple[list[np.ndarray], bool]:
-        blocks, self.pending = self.pending, []
+        blocks, self.pending, self.pending_bytes = self.pending, [], 0
+        self.room.set()
         finish = self.eof and not self.eof_given
         self.eof_given |= finish
         return blocks, finish
@@ -201,6 +208,7 @@ class Connection:
         self.close_code, self.close_reason = code, _reason(message)
         self.done.set()
         self.interrupt.set()
+        self.room.set()
 
 
 def _reason(message: str) -> str:
@@ -371,10 +379,15 @@ class Server:
             start = time.monotonic()
             work = [(c, *c.take_work()) for c in self.conns.values() if c.stream is not None and c.has_work()]
             if work:
-                results = await loop.run_in_executor(self.executor, feed_and_decode, work)
-                self.metrics.ticks += 1
-                self.metrics.tick_s.append(time.monotonic() - start)
-                self._dispatch(results)
+                try:
+                    results = await loop.run_in_executor(self.executor, feed_and_decode, work)
+                    self.metrics.ticks += 1
+                    self.metrics.tick_s.append(time.monotonic() - start)
+                    self._dispatch(results)
+                except Exception as err:  # noqa: BLE001 - fail this tick's streams, keep serving
+                    print(f"{PROG}: decode tick failed: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
+                    for conn, _, _ in work:
+                        conn.fail(f"{conn.source}: internal error ({type(err).__name__})", protocol.INTERNAL)
             await asyncio.sleep(max(0.0, start + tick - time.monotonic()))
 
     def _dispatch(self, results: list[Result]) -> None:
@@ -480,7 +493,11 @@ class Server:
             self.metrics.bytes_in += len(message)
             if len(block):
                 conn.pending.append(block)
+                conn.pending_bytes += len(message)
                 self.wake.set()
+            if conn.pending_bytes > self.config.max_pending_bytes:
+                conn.room.clear()  # backpressure: read no more until the worker took it
+                await conn.room.wait()
         conn.eof = True
         self.wake.set()
 
@@ -574,6 +591,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-streams", type=int, default=d.max_streams, help=f"open streams (default {d.max_streams})")
     p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
                    help=f"largest message (default {d.max_message_bytes})")
+    p.add_argument("--max-pending-bytes", type=int, default=d.max_pending_bytes,
+                   help=f"audio waiting per client before reading pauses (default {d.max_pending_bytes})")
     p.add_argument("--idle-timeout-s", type=float, default=d.idle_timeout_s,
                    help=f"close a client silent this long (default {d.idle_timeout_s:g})")
     p.add_argument("--max-queued-events", type=int, default=d.max_queued_events,
@@ -590,7 +609,8 @@ def config_from_args(args) -> ServerConfig:
     engine = EngineConfig(model=args.model, chunk_ms=args.chunk_ms, right_context_ms=args.right_context_ms,
                           endpoint_ms=args.endpoint_ms, partials=args.partials)
     return ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
-                        max_message_bytes=args.max_message_bytes, idle_timeout_s=args.idle_timeout_s,
+                        max_message_bytes=args.max_message_bytes, max_pending_bytes=args.max_pending_bytes,
+                        idle_timeout_s=args.idle_timeout_s,
                         max_queued_events=args.max_queued_events, tick_ms=args.tick_ms,
                         max_engines=args.max_engines, shutdown_timeout_s=args.shutdown_timeout_s, engine=engine)
 

@@ -15,7 +15,9 @@ from realtime_ser.serve import DROPPABLE, Metrics, Outbox, ServerConfig
 from serve_common import (ENV, ROOT, SAMPLE, ServerProcess, load_16k, plain, raw_session, reference_events, run,
                           stream_samples)
 
-LIMITS = ("--max-streams", "40", "--max-message-bytes", "65536", "--idle-timeout-s", "2")
+# a small --max-pending-bytes: a client sending at full speed is paused (backpressure) and loses nothing
+LIMITS = ("--max-streams", "40", "--max-message-bytes", "65536", "--idle-timeout-s", "2",
+          "--max-pending-bytes", "32768")
 
 
 @pytest.fixture(scope="module")
