@@ -207,3 +207,18 @@ def test_live_serving_imports_neither_torch_nor_numba():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False"] * 4
+
+
+def test_two_decode_workers_give_the_same_events(speech):
+    x, ref = speech
+    server = ServerProcess("--workers", "2")
+    try:
+        async def four():
+            import asyncio
+
+            return await asyncio.gather(*[stream_samples(server.url, x, pace=0.01) for _ in range(4)])
+
+        for s in run(four()):
+            assert s.code == protocol.NORMAL and [plain(e) for e in s.events] == ref
+    finally:
+        assert server.stop() == 0
