@@ -4,7 +4,8 @@
 
 Start-to-ready: spawn `python -m realtime_ser.serve` -> first 200 on /healthz, median of runs.
 
-Capacity: for each N (ascending, stopping after the first miss) N clients connect to a fresh
+Capacity: for each N (ascending, stopping after the first miss, then up to 3 bisection
+steps between the last pass and the miss) N clients connect to a fresh
 server and each streams its own EmoDB sequence (utterances back to back, its own start
 offset) in 100 ms binary messages at real-time pace for S seconds, then eof. Each client
 notes when it sent each block; an event's latency is its arrival at the client minus the
@@ -229,15 +230,26 @@ def run(quick: bool, out_dir: Path, seconds: float | None = None, clients: tuple
     data = {"seconds": seconds, "tick_ms": tick_ms, "workers": workers, "startup": startup(2 if quick else 5), "loadavg": loadavg}
     audio = sequences(seconds, 4 if quick else 16)
     refs = [reference(x) for x in audio]
-    rows, cap = [], 0
-    for n in grid:
+    rows, cap, fail = [], 0, None
+
+    def point(n: int) -> bool:
         r = measure(n, audio, refs, tick_ms, workers)
         rows.append(r)
         print(f"serve: {n} clients p99 {r['p99']:.0f} ms (budget {r['algorithmic_ms'] + SLACK_MS:.0f}), "
               f"lost {r['events_lost']}, failed {r['failed_clients']}", file=sys.stderr)
-        if not r["sustained"]:
+        return r["sustained"]
+
+    for n in grid:
+        if not point(n):
+            fail = n
             break
         cap = n
+    for _ in range(0 if quick or clients else 3):  # bisection between the last pass and the first miss
+        if fail is None or fail - cap <= max(2, cap // 20):
+            break
+        mid = (cap + fail) // 2
+        cap, fail = (mid, fail) if point(mid) else (cap, mid)
+    rows.sort(key=lambda r: r["clients"])
     data.update(grid=rows, capacity_clients=cap, target_clients=TARGET_CLIENTS)
     data["markdown"] = report(data)
     common.write_outputs(out_dir, "serve", data, data["markdown"])
