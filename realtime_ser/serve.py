@@ -539,6 +539,7 @@ class Server:
         stop.cancel()
         if recv not in done:
             recv.cancel()
+            recv.add_done_callback(_retrieve)  # it may have failed meanwhile: no "never retrieved" log
             raise Interrupted() if stop in done else IdleTimeout()
         message = recv.result()
         if len(message) > self.config.max_message_bytes:
@@ -572,6 +573,11 @@ class Server:
             body, kind = self.web[path]
             return _response(200, body, kind)
         return connection.respond(404, f"not found: {path} (try /ws, /healthz, /metrics or /)\n")
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _response(status: int, body: str, content_type: str) -> Response:
