@@ -287,24 +287,38 @@ def _events_json(conn: Connection) -> list[tuple[str, str]]:
 
 
 class Engines:
-    """One Engine per distinct option set (the default one made at start-up), at most max_engines."""
+    """One Engine per distinct option set (the default one made at start-up), at most max_engines.
 
-    def __init__(self, default: Engine, limit: int, executor) -> None:
-        self.by_key = {_key(default.config): default}
+    When full, an engine that no open stream uses is dropped to make room; the default stays.
+    """
+
+    def __init__(self, default: Engine, limit: int, executor, in_use) -> None:
+        self.default_key = _key(default.config)
+        self.by_key = {self.default_key: default}
         self.limit, self.executor = limit, executor
+        self.in_use = in_use        # () -> ids of the engines open streams use
         self.lock = asyncio.Lock()
 
     async def get(self, config: EngineConfig) -> Engine:
         key = _key(config)
         async with self.lock:
             if key not in self.by_key:
-                if len(self.by_key) >= self.limit:
-                    raise ProtocolError(f"too many distinct engine option sets in use (at most {self.limit}); "
-                                        "leave chunk_ms/right_context_ms/endpoint_ms/partials/posteriors/spikes "
-                                        "unset to use the server's")
+                self._make_room()
                 loop = asyncio.get_running_loop()
                 self.by_key[key] = await loop.run_in_executor(self.executor, Engine, config)
             return self.by_key[key]
+
+    def _make_room(self) -> None:
+        if len(self.by_key) < self.limit:
+            return
+        used = self.in_use()
+        for key, engine in list(self.by_key.items()):
+            if key != self.default_key and id(engine) not in used:
+                del self.by_key[key]
+                return
+        raise ProtocolError(f"too many distinct engine option sets in use (at most {self.limit}); "
+                            "leave chunk_ms/right_context_ms/endpoint_ms/partials/posteriors/spikes "
+                            "unset to use the server's")
 
 
 def _key(c: EngineConfig) -> tuple:
@@ -326,13 +340,16 @@ class Server:
         self.config = config
         self.metrics = Metrics()
         self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="decode")
-        self.engines = Engines(engine, config.max_engines, self.executor)
+        self.engines = Engines(engine, config.max_engines, self.executor, self._engines_in_use)
         self.conns: dict[str, Connection] = {}      # open connections, streaming or not
         self.handlers: set[asyncio.Task] = set()
         self.next_id = 0
         self.stopping = False
         self.wake: asyncio.Event | None = None
         self.web = {path: (_web_file(name), kind) for path, (name, kind) in WEB_FILES.items()}
+
+    def _engines_in_use(self) -> set[int]:
+        return {id(c.stream.engine) for c in self.conns.values() if c.stream is not None}
 
     # ------------------------------------------------------------ lifecycle
 

@@ -222,3 +222,27 @@ def test_two_decode_workers_give_the_same_events(speech):
             assert s.code == protocol.NORMAL and [plain(e) for e in s.events] == ref
     finally:
         assert server.stop() == 0
+
+
+def test_engine_option_sets_are_limited_and_unused_ones_make_room(speech):
+    import asyncio
+
+    x, _ = speech
+    server = ServerProcess("--max-engines", "2")
+    try:
+        async def scenario():
+            first = await stream_samples(server.url, x[:8000], config={"chunk_ms": 200})  # a second engine
+            second = await stream_samples(server.url, x[:8000], config={"chunk_ms": 300})  # replaces it
+            holder = asyncio.create_task(stream_samples(server.url, x, pace=0.1, config={"chunk_ms": 300}))
+            await asyncio.sleep(0.5)
+            refused = await raw_session(server.url, ['{"sample_rate": 16000, "chunk_ms": 400}'])
+            default = await stream_samples(server.url, x[:8000])  # the default engine is always there
+            return first, second, await holder, refused, default
+
+        first, second, holder, refused, default = run(scenario())
+        for s in (first, second, holder, default):
+            assert s.code == protocol.NORMAL and s.of("utterance"), (s.code, s.reason)
+        assert second.ready["chunk_ms"] == 300
+        assert refused.code == protocol.POLICY and "too many distinct engine option sets" in refused.events[0]["error"]
+    finally:
+        assert server.stop() == 0
