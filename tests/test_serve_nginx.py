@@ -1,5 +1,6 @@
-"""nginx (least_conn) in front of two servers: connections spread, a killed backend's clients
-are closed cleanly, the other backend's streams go on untouched, new connections go to the survivor.
+"""nginx (least_conn) in front of two servers: connections spread, a stopped backend's clients are
+closed cleanly (SIGTERM) or at once (SIGKILL), the other backend's streams go on untouched, new
+connections go to the survivor.
 
 Needs Debian's nginx (.ci/run installs it): without it this FAILS.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -90,7 +92,10 @@ class Nginx:
             self.proc.wait()
 
 
-def test_nginx_spreads_streams_and_survives_a_backend(tmp_path, emodb_wavs):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_nginx_spreads_streams_and_survives_a_backend(tmp_path, emodb_wavs, sig):
+    """SIGTERM: a's clients get their utterance and 1001. SIGKILL: they see 1006 (no close frame can
+    come from a dead process) and end at once. Either way b's streams are untouched."""
     x = np.concatenate([load_16k(p) for p in emodb_wavs[:2]])
     ref = reference_events(x)
     a, b = ServerProcess(), ServerProcess()
@@ -104,24 +109,28 @@ def test_nginx_spreads_streams_and_survives_a_backend(tmp_path, emodb_wavs):
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)
             spread = (a.metric("active_streams"), b.metric("active_streams"))
-            a.proc.terminate()  # SIGTERM: a's streams finish with what they have and close with 1001
+            a.proc.send_signal(getattr(signal, sig))
             a.proc.wait(timeout=30)
             late = [asyncio.create_task(stream_samples(url, x[:32000])) for _ in range(2)]
             return spread, [await c for c in clients], [await c for c in late]
 
         spread, sessions, late = run(scenario())
         assert spread == (3, 3), spread
-        on_a = [s for s in sessions if s.code == protocol.GOING_AWAY]
-        on_b = [s for s in sessions if s.code != protocol.GOING_AWAY]
+        lost_code = protocol.GOING_AWAY if sig == "SIGTERM" else 1006
+        on_a = [s for s in sessions if s.code == lost_code]
+        on_b = [s for s in sessions if s.code != lost_code]
         assert len(on_a) == 3 and len(on_b) == 3, [s.code for s in sessions]
-        for s in on_a:  # a clean close: the utterance of what it had, then 1001
-            assert s.of("utterance") and s.events[-1]["type"] == "utterance"
+        for s in on_a:
+            if sig == "SIGTERM":  # a clean close: the utterance of what it had, then 1001
+                assert s.of("utterance") and s.events[-1]["type"] == "utterance"
+            else:
+                assert not s.of("utterance")
         for s in on_b:  # untouched
             assert s.code == protocol.NORMAL and [plain(e) for e in s.events] == ref
         for s in late:  # the survivor takes new connections
             assert s.code == protocol.NORMAL and len(s.of("utterance")) == 1
         assert b.metric("connections_total") == 5
-        assert a.proc.returncode == 0
+        assert a.proc.returncode == (0 if sig == "SIGTERM" else -signal.SIGKILL)
     finally:
         lb.stop()
         a.stop()
