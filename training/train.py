@@ -142,6 +142,7 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
     corpora = [c.split(":", 1) for c in config.training["corpora"]]
     names = sorted({c for c, _ in corpora})
     fit_cfg = config.training.get("fit", {})
+    stopping = f"patience {fit_cfg['patience']}" if fit_cfg.get("patience") else "no early stopping"
     chunk = ("whole utterances" if config.chunk_frames is None else
              f"chunks of {config.chunk_frames * 10} ms + {config.right_context_frames * 10} ms right context")
     lines = [
@@ -152,7 +153,7 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
         f"- **Input:** {config.input_dim} frame descriptors, feature set `{config.feature_version}`, 10 ms hop.",
         f"- **Classes:** {', '.join(config.labels)}.",
         f"- **Recipe:** Adam lr {fit_cfg.get('lr')}, batch {fit_cfg.get('batch_size')}, up to {fit_cfg.get('epochs')} "
-        f"epochs (patience {fit_cfg.get('patience')}), dropout {fit_cfg.get('dropout')}, class-balanced, seed "
+        f"epochs ({stopping}), dropout {fit_cfg.get('dropout')}, class-balanced, seed "
         f"{fit_cfg.get('seed')}; the epoch with the best UAR on a 10% stratified hold-out is kept."
         + (f" Augmented copies: {config.training['augment']}." if config.training.get("augment") else ""),
         f"- **Normalisation:** {config.norm_config}.",
@@ -176,7 +177,7 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
                      "nEMO (Christop 2024), non-commercial use only, share derivatives under the same terms.")
     if "emodb" in names:
         lines.append("EmoDB was made available by its authors for research; check its terms for other uses.")
-    lines += ["", "## Measured figures (speaker-independent, leave-one-speaker-out)", ""]
+    lines += ["", "## Measured figures (held-out speakers)", ""]
     if evaluations:
         lines += ["| corpus | system | target | UAR % | WAR % | folds |", "|---|---|---|---|---|---|"]
         lines += [f"| {e['corpus']} | {e['system']} | {e['target']} | {e['uar']:.1f} | {e['war']:.1f} | {e['folds']} |"
@@ -184,7 +185,7 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
         lines.append("")
         lines.append("Figures of `python -m training.evaluate` runs (the same architecture and target, held-out "
                      "speakers); the bundled weights themselves are trained on all speakers of the corpora above.")
-    else:
+    elif not extra:
         lines.append("None recorded (trained without --metrics).")
     if extra:
         lines += ["", extra.rstrip()]
