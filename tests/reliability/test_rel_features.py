@@ -28,15 +28,16 @@ def test_ctrl_c_keeps_the_index(tmp_path):
         with open(fifo, "wb") as fh:
             fh.write(data[: len(data) // 2])
             fh.flush()
-            stop.wait(30)
+            stop.wait(180)
 
     threading.Thread(target=writer, daemon=True).start()
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", FEATURES, done, fifo, "--out", out, "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # generous: CI machines can be loaded
     while not (out / "done.npy").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert (out / "done.npy").exists(), "the first file was never finished"
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
