@@ -10,8 +10,8 @@
 
 Pipeline per stream: OnlineFeatures -> normalisation with the model's statistics ->
 latency-controlled BiLSTM (chunks of chunk_ms/10 frames + right_context_ms/10 frames)
--> softmax -> a streaming CTC best-path decoder over the whole input (Utterance, Spikes,
-Partials) and one per segment (Segment).
+-> the native SegmentTracker (_native.SegmentTracker): softmax and argmax once per frame, the
+best-path statistics of the whole input (Utterance, Spikes, Partials) and of each segment (Segment).
 
 Segments: a frame is active when its best-path label is not Null. A segment runs from
 its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
@@ -22,7 +22,7 @@ endpoint; reset() starts a new input.
 
 Events of one decode() come in audio-time order (`audio_time`, stable), so their sequence
 does not depend on the chunk sizes. Memory per stream is bounded however long the input:
-the decoders keep only spikes not yet returned, arrival times are kept only as far back as
+the tracker keeps O(outputs) state and the events not yet popped, arrival times are kept only as far back as
 a future event may refer, and segments have a maximum length.
 
 Timestamps are seconds of the source audio, frame t <-> t * 0.01 s (its start).
