@@ -4,7 +4,8 @@
 
 The same audio goes chunk by chunk through (1) the feature front end alone, (2) the BiLSTM
 alone (normalisation + latency-controlled BiLSTM, fed the frames (1) produced per chunk),
-(3) the CTC decoder alone (softmax + streaming best path, fed (2)'s logits), and (4) the whole
+(3) the CTC decoder alone (the native tracker: softmax, best path, spikes, segments;
+fed (2)'s logits), and (4) the whole
 engine. "Events and bookkeeping" is (4) minus the three parts. Figures are ms of compute per
 second of audio (RTF x 1000), median over repeats.
 """
@@ -55,15 +56,12 @@ def model_pass(engine, frames: list) -> tuple[float, list]:
 
 
 def decoder_pass(engine, logits: list) -> tuple[float, list]:
-    from realtime_ser import _native
-    from realtime_ser.engine import softmax
-
-    dec = _native.OnlineCtcDecoder(len(engine.outputs), engine.blank)
+    tracker = engine.new_tracker()
 
     def step(z):
         if len(z):
-            dec.accept_posteriors(softmax(z))
-        return dec.pop_new_spikes()
+            tracker.accept_logits(z)
+        return tracker.pop_spikes(), tracker.pop_segments()
 
     return _timed(step, logits)
 

@@ -10,8 +10,8 @@
 
 Pipeline per stream: OnlineFeatures -> normalisation with the model's statistics ->
 latency-controlled BiLSTM (chunks of chunk_ms/10 frames + right_context_ms/10 frames)
--> softmax -> a streaming CTC best-path decoder over the whole input (Utterance, Spikes,
-Partials) and one per segment (Segment).
+-> the native SegmentTracker (_native.SegmentTracker): softmax and argmax once per frame, the
+best-path statistics of the whole input (Utterance, Spikes, Partials) and of each segment (Segment).
 
 Segments: a frame is active when its best-path label is not Null. A segment runs from
 its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
@@ -22,7 +22,7 @@ endpoint; reset() starts a new input.
 
 Events of one decode() come in audio-time order (`audio_time`, stable), so their sequence
 does not depend on the chunk sizes. Memory per stream is bounded however long the input:
-the decoders keep only spikes not yet returned, arrival times are kept only as far back as
+the tracker keeps O(outputs) state and the events not yet popped, arrival times are kept only as far back as
 a future event may refer, and segments have a maximum length.
 
 Timestamps are seconds of the source audio, frame t <-> t * 0.01 s (its start).
@@ -130,14 +130,14 @@ class Engine:
 
         A stream listed twice is decoded once; a stream of another Engine is a ValueError.
         """
-        active = [s for s in self._own(streams, "decode") if not s._done]
-        if not active:
+        work = [(s, s._decode_input()) for s in self._own(streams, "decode")]
+        work = [(s, w) for s, w in work if w is not None]
+        if not work:
             return
-        inputs = [s._take_frames() for s in active]
-        finish = [s._finished for s in active]
-        logits = self.lstm.step_batch([s._lstm for s in active], inputs, finish=finish)
-        for s, z, done in zip(active, logits, finish):
-            s._consume(z, done)
+        states, inputs, finish = zip(*(w for _, w in work))
+        logits = self.lstm.step_batch(list(states), list(inputs), finish=list(finish))
+        for (s, _), z in zip(work, logits):
+            s._decode_output(z)
 
     def _own(self, streams, caller: str) -> list["Stream"]:
         """streams without repeats, each checked to be a Stream of this Engine."""
@@ -156,6 +156,16 @@ class Engine:
         """A stream's input normalisation: the model's global or per-stream adaptive statistics."""
         return self.model.new_normalizer()
 
+    def new_tracker(self) -> "_native.SegmentTracker":
+        """A stream's native softmax / best-path / spike / segment tracker."""
+        return _native.SegmentTracker(len(self.outputs), self.blank, self.endpoint_frames,
+                                      self.config.max_segment_ms // 10, self.config.spikes)
+
+    def decide(self, counts, post_sum, num_frames: int) -> tuple[str, dict[str, float]]:
+        """(emotion, calibrated scores) by the utterance rule from best-path statistics."""
+        decision, scores = decision_from_stats(counts, post_sum, num_frames, self.blank)
+        return self.labels[decision], self.scores(scores)
+
     def scores(self, scores: np.ndarray) -> dict[str, float]:
         """Decision scores as the events carry them: calibrated with the model's temperature and floor."""
         t, floor = self.model.config.temperature, self.model.config.score_floor
@@ -165,10 +175,8 @@ class Engine:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row softmax, float32."""
-    z = np.asarray(logits, np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+    """Row softmax (computed in float64), float32: the native one the streams use."""
+    return _native.softmax(np.asarray(logits))
 
 
 class Stream:
@@ -193,14 +201,13 @@ class Stream:
         self._features = OnlineFeatures()
         self._feats: list[np.ndarray] = []  # popped, not yet decoded
         self._lstm = e.lstm.new_state()
-        self._decoder = _native.OnlineCtcDecoder(len(e.outputs), e.blank)
-        self._segment = _SegmentTracker(e)
+        self._tracker = e.new_tracker()  # softmax, best path, spikes, segments (native)
         self._events: list[Event] = []
         self._rate: int | None = None
         self._samples_in = 0
         self._arrivals: deque[tuple[float, float]] = deque()  # (source seconds, monotonic)
-        self._frames_out = 0
         self._finished = False
+        self._finishing = False
         self._done = False
         self._final: Utterance | None = None
 
@@ -248,7 +255,7 @@ class Stream:
 
     def is_endpoint(self) -> bool:
         """True while at least endpoint_ms of Null has followed the last segment."""
-        return self._segment.at_endpoint()
+        return self._tracker.is_endpoint
 
     @property
     def duration(self) -> float:
@@ -258,7 +265,7 @@ class Stream:
     @property
     def num_frames(self) -> int:
         """Frames decoded so far."""
-        return self._frames_out
+        return self._tracker.num_frames
 
     # ------------------------------------------------------------ engine side
 
@@ -280,30 +287,39 @@ class Stream:
         self._feats = []
         return self._norm.process(feats)
 
-    def _consume(self, logits: np.ndarray, finished: bool) -> None:
-        """Posteriors of newly final frames -> decoders -> events, in audio-time order."""
-        e = self.engine
+    def _decode_input(self):
+        """(BiLSTM state, new normalised frames, input finished) for Engine.decode; None once done."""
+        if self._done:
+            return None
+        self._finishing = self._finished  # as the BiLSTM step sees it
+        return self._lstm, self._take_frames(), self._finishing
+
+    def _decode_output(self, logits: np.ndarray) -> None:
+        """Logits of newly final frames -> native tracker -> events, in audio-time order."""
+        e, tr = self.engine, self._tracker
         first_new = len(self._events)
         if len(logits):
-            post = softmax(logits)
-            t0 = self._frames_out
-            self._frames_out += len(post)
-            self._decoder.accept_posteriors(post)
+            t0 = tr.num_frames
+            post = tr.accept_logits(logits)
             if e.config.posteriors:
-                self._emit(Posteriors(self.source, _sec(t0), _sec(self._frames_out), list(e.outputs),
+                self._emit(Posteriors(self.source, _sec(t0), _sec(tr.num_frames), list(e.outputs),
                                       np.round(post, 6).tolist()))
-            spikes = self._decoder.pop_new_spikes()  # popped always: the decoder keeps only these
-            if e.config.spikes:
-                for k, t in spikes:
-                    self._emit(Spike(self.source, e.outputs[k], _sec(t)))
-            for seg in self._segment.accept(post, t0):
-                self._emit(seg(self.source))
-            if e.config.partials and not finished:
+            self._emit_tracked()
+            if e.config.partials and not self._finishing:
                 self._emit(self._running(Partial))
-        if finished:
+        if self._finishing:
             self._finish()
         self._sort_new_events(first_new)
         self._forget_arrivals()
+
+    def _emit_tracked(self) -> None:
+        """The tracker's queued spikes, then its closed segments."""
+        e = self.engine
+        for k, t in self._tracker.pop_spikes():
+            self._emit(Spike(self.source, e.outputs[k], _sec(t)))
+        for start, end, counts, post_sum in self._tracker.pop_segments():
+            emotion, scores = e.decide(counts, post_sum, end - start)
+            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores))
 
     def _sort_new_events(self, first: int) -> None:
         """Order this decode's events by audio time (stable), whatever the chunking."""
@@ -316,21 +332,19 @@ class Stream:
         if self._samples_in == 0:
             self._emit(Error(self.source, f"{self.source}: no samples (zero length)"))
             return
-        if self._frames_out == 0:
+        if self._tracker.num_frames == 0:
             self._emit(Error(self.source, f"{self.source}: too short (less than one 10 ms frame)"))
             return
-        seg = self._segment.close()
-        if seg is not None:
-            self._emit(seg(self.source))
+        self._tracker.close()
+        self._emit_tracked()
         self._final = self._running(Utterance)
         self._emit(self._final)
 
     def _running(self, kind):
-        e = self.engine
-        d = self._decoder
-        decision, scores = decision_from_stats(d.counts, d.post_sum, d.num_frames, e.blank)
-        end = self.duration if kind is Utterance else _sec(self._frames_out)
-        return kind(self.source, 0.0, round(end, 6), e.labels[decision], e.scores(scores))
+        tr = self._tracker
+        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
+        end = self.duration if kind is Utterance else _sec(tr.num_frames)
+        return kind(self.source, 0.0, round(end, 6), emotion, scores)
 
     def _emit(self, event: Event) -> None:
         event.produced_at = now = time.monotonic()
@@ -347,105 +361,13 @@ class Stream:
 
     def _forget_arrivals(self) -> None:
         """Keep arrivals only from where a future event may still refer to (bounded memory)."""
-        keep_from = _sec(self._segment.oldest_open_frame(self._frames_out)) - FRAME_S
+        keep_from = _sec(self._tracker.oldest_open_frame) - FRAME_S
         while len(self._arrivals) > 1 and self._arrivals[0][0] < keep_from:
             self._arrivals.popleft()
 
 
 def _sec(frame: int) -> float:
     return round(frame * FRAME_S, 6)
-
-
-class _SegmentTracker:
-    """Splits the best path into segments at runs of endpoint_frames Null frames.
-
-    The segment's own CTC decoder is fed its frames from the first active one; Null frames
-    after an active frame wait in a buffer (at most endpoint_frames) until the next active
-    frame shows they are inside the segment. A segment spans at most max_frames frames:
-    one that reaches start + max_frames is closed there (ending at its last active frame)
-    and the next begins at the next active frame.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.e = engine
-        self.max_frames = engine.config.max_segment_ms // 10
-        self.decoder = _native.OnlineCtcDecoder(len(engine.outputs), engine.blank)
-        self.start: int | None = None   # first active frame of the open segment
-        self.last_end = 0               # frame after its last active frame
-        self.null_rows: list[np.ndarray] = []
-        self.null_run = 0               # Null frames since the last active frame
-        self.seen_active = False
-
-    def accept(self, post: np.ndarray, t0: int) -> list:
-        closed = []
-        is_null = post.argmax(axis=1) == self.e.blank
-        for a, b in _runs(is_null):
-            if is_null[a]:
-                seg = self._nulls(post[a:b], t0 + b)
-                if seg is not None:
-                    closed.append(seg)
-            else:
-                closed += self._active(post[a:b], t0 + a)
-        return closed
-
-    def _active(self, rows: np.ndarray, first: int) -> list:
-        """Active frames first .. first + len(rows); closes segments that reach max_frames."""
-        closed, end, pos = [], first + len(rows), first
-        while pos < end:
-            if self.start is None:
-                self.start = pos
-            limit = self.start + self.max_frames
-            stop = min(end, limit)
-            for pending in self.null_rows:
-                self.decoder.accept_posteriors(pending)
-            self.null_rows = []
-            self.decoder.accept_posteriors(rows[pos - first:stop - first])
-            self.decoder.pop_new_spikes()  # only counts and sums are used: keep no spikes
-            self.last_end = pos = stop
-            self.null_run = 0
-            self.seen_active = True
-            if stop == limit:
-                closed.append(self.close())
-        return closed
-
-    def _nulls(self, rows: np.ndarray, end: int):
-        self.null_run += len(rows)
-        if self.start is None:
-            return None
-        if self.null_run >= self.e.endpoint_frames or end >= self.start + self.max_frames:
-            return self.close()  # an endpoint, or the segment can grow no more
-        self.null_rows.append(rows.copy())  # a copy: a view would keep the whole chunk alive
-        return None
-
-    def close(self):
-        """The open segment as a factory source -> Segment, or None; starts a new one."""
-        if self.start is None:
-            return None
-        d = self.decoder
-        decision, scores = decision_from_stats(d.counts, d.post_sum, d.num_frames, self.e.blank)
-        start, end = _sec(self.start), _sec(self.last_end)
-        emotion, score_map = self.e.labels[decision], self.e.scores(scores)
-        d.reset()
-        self.start, self.null_rows = None, []
-
-        def make(source: str) -> Segment:
-            return Segment(source, start, end, emotion, score_map)
-        return make
-
-    def at_endpoint(self) -> bool:
-        return self.seen_active and self.start is None and self.null_run >= self.e.endpoint_frames
-
-    def oldest_open_frame(self, frames_out: int) -> int:
-        return frames_out if self.start is None else min(self.last_end, frames_out)
-
-
-def _runs(mask: np.ndarray):
-    """(start, stop) of the runs of equal values in a 1-D bool array."""
-    if not len(mask):
-        return []
-    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
-    bounds = np.concatenate([[0], edges, [len(mask)]])
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 __all__ = ["Engine", "EngineConfig", "Stream", "softmax"]

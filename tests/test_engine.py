@@ -416,8 +416,6 @@ def test_bundled_default_model(audio):
 
 def test_segment_boundaries_on_synthetic_posteriors(engine):
     """A Null gap of endpoint frames splits; one frame fewer does not; repeats merge."""
-    from realtime_ser.engine import _SegmentTracker
-
     n = ENDPOINT_MS // 10
 
     def rows(path):
@@ -428,21 +426,28 @@ def test_segment_boundaries_on_synthetic_posteriors(engine):
     path = [0] * 3 + [1, 1, 0, 1] + [0] * (n - 1) + [2] + [0] * n + [4, 4] + [0] * 2
     post = rows(path)
     for cut in (1, 4, len(path)):
-        tracker = _SegmentTracker(engine)
+        tracker = engine.new_tracker()
         made = []
         for a in range(0, len(path), cut):
-            made += tracker.accept(post[a:a + cut], a)
-        made.append(tracker.close())
-        segs = [(s.start, s.end, s.emotion) for s in (f("x") for f in made)]
+            tracker.accept_posteriors(post[a:a + cut])
+            made += tracker.pop_segments()
+        tracker.close()
+        made += tracker.pop_segments()
+        segs = tracked_segments(engine, made)
         assert segs == [(0.03, round(0.01 * (7 + n), 6), "anger"),
                         (round(0.01 * (7 + 2 * n), 6), round(0.01 * (9 + 2 * n), 6), "sadness")]
-        assert tracker.close() is None
+        tracker.close()
+        assert tracker.pop_segments() == []
+
+
+def tracked_segments(engine, made):
+    """(start s, end s, emotion) of the native tracker's segment tuples."""
+    return [(round(a * 0.01, 6), round(b * 0.01, 6), engine.decide(counts, post_sum, b - a)[0])
+            for a, b, counts, post_sum in made]
 
 
 def test_segments_have_a_maximum_length(model_dir):
     """max_segment_ms closes a segment that never meets an endpoint, however it is cut."""
-    from realtime_ser.engine import _SegmentTracker
-
     e = Engine(EngineConfig(model=str(model_dir), endpoint_ms=50, max_segment_ms=100))
     n = 10  # max_segment_ms in frames
     path = ([0] * 2 + [1] * 25 + [0] * 3 + [2] * 4 + [0] * 2 + [2] * 2 + [0] * 9
@@ -454,13 +459,15 @@ def test_segments_have_a_maximum_length(model_dir):
                 (47, 53, "neutral"), (57, 60, "sadness")]
     expected = [(round(a * 0.01, 6), round(b * 0.01, 6), emo) for a, b, emo in expected]
     for cut in (1, 3, 7, len(path)):
-        tracker = _SegmentTracker(e)
+        tracker = e.new_tracker()
         made = []
         for a in range(0, len(path), cut):
-            made += tracker.accept(post[a:a + cut], a)
-            assert tracker.start is None or a + cut - tracker.start <= n + cut
-        assert tracker.close() is None  # the last one was closed by its endpoint
-        assert [(g.start, g.end, g.emotion) for g in (f("x") for f in made)] == expected, cut
+            tracker.accept_posteriors(post[a:a + cut])
+            made += tracker.pop_segments()
+            assert tracker.open_start is None or a + cut - tracker.open_start <= n + cut
+        tracker.close()
+        assert tracker.pop_segments() == []  # the last one was closed by its endpoint
+        assert tracked_segments(e, made) == expected, cut
 
 
 SERVE_ONE_SECOND = """

@@ -53,14 +53,13 @@ def schedule():
 
 def check_buffers(s, engine, piece_frames):
     """Every per-stream buffer is small, whatever has been fed before this piece."""
-    seg = s._segment
+    tr = s._tracker
     assert s._features._hist.shape[0] <= 4 * DELTA_LOOKAHEAD + 8, "feature history not trimmed"
     assert len(s._arrivals) <= 20, f"{len(s._arrivals)} arrival times kept"
-    assert len(s._decoder.spikes) <= 1, f"{len(s._decoder.spikes)} spikes kept by the decoder"
-    assert len(seg.decoder.spikes) <= 1, f"{len(seg.decoder.spikes)} spikes kept by the segment decoder"
-    assert sum(len(r) for r in seg.null_rows) < engine.endpoint_frames
-    assert seg.start is None or s.num_frames - seg.start <= seg.max_frames
-    assert seg.decoder.num_frames <= seg.max_frames
+    assert tr.num_queued == 0, f"{tr.num_queued} events kept by the tracker"
+    assert tr.null_run < engine.endpoint_frames or tr.open_start is None
+    assert tr.open_start is None or s.num_frames - tr.open_start <= tr.max_frames
+    assert tr.open_frames <= tr.max_frames
     assert s._feats == []
     assert len(s._lstm._fwd) <= 2 * piece_frames + 4096 and len(s._lstm._gates) == len(s._lstm._fwd)
 
