@@ -49,8 +49,8 @@ from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spik
 from realtime_ser.features import DIM, OnlineFeatures
 from realtime_ser.lstm import StreamingBiLstm
 from realtime_ser.normalize import Normalizer
+from realtime_ser.timebase import FRAME_S, ms_to_frames
 
-FRAME_S = 0.01
 DEFAULT_RIGHT_CONTEXT_MS = 200
 MAX_SEGMENT_MS = 3_600_000  # upper bound of EngineConfig.max_segment_ms (1 h)
 
@@ -106,10 +106,10 @@ class Engine:
         self.outputs: list[str] = cfg.outputs
         self.labels: list[str] = list(cfg.labels)
         self.blank: int = cfg.blank
-        self.chunk_frames = self.config.chunk_ms // 10
-        self.right_context_frames = self._right_context_ms() // 10
+        self.chunk_frames = ms_to_frames(self.config.chunk_ms)
+        self.right_context_frames = ms_to_frames(self._right_context_ms())
         self.lstm = StreamingBiLstm(self.model, self.chunk_frames, self.right_context_frames)
-        self.endpoint_frames = self.config.endpoint_ms // 10
+        self.endpoint_frames = ms_to_frames(self.config.endpoint_ms)
         self.norm_config = cfg.norm_config
 
     def _right_context_ms(self) -> int:
@@ -159,7 +159,7 @@ class Engine:
     def new_tracker(self) -> "_native.SegmentTracker":
         """A stream's native softmax / best-path / spike / segment tracker."""
         return _native.SegmentTracker(len(self.outputs), self.blank, self.endpoint_frames,
-                                      self.config.max_segment_ms // 10, self.config.spikes)
+                                      ms_to_frames(self.config.max_segment_ms), self.config.spikes)
 
     def decide(self, counts, post_sum, num_frames: int) -> tuple[str, dict[str, float]]:
         """(emotion, calibrated scores) by the utterance rule from best-path statistics."""

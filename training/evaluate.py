@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from realtime_ser.timebase import ms_arg, ms_to_frames
 from training import adaptation, augment, dataset, metrics, report
 from training.corpora import EMOTIONS
 from training.dataset import CTC_SYSTEMS, SYSTEMS
@@ -45,9 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--folds", type=int, default=0, help="speaker folds (default 0: leave one speaker out)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the system's)")
-    p.add_argument("--chunk-ms", type=int, default=None,
+    p.add_argument("--chunk-ms", type=ms_arg, default=None,
                    help="ctc/lee: train latency-controlled (backward LSTM over chunks); default whole utterances")
-    p.add_argument("--right-context-ms", type=int, default=0, help="with --chunk-ms: backward lookahead")
+    p.add_argument("--right-context-ms", type=ms_arg, default=0, help="with --chunk-ms: backward lookahead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="folds trained in parallel")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -68,9 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def fit_config(args) -> FitConfig:
-    chunk = args.chunk_ms // 10 if args.chunk_ms else None
+    chunk = ms_to_frames(args.chunk_ms, "--chunk-ms") if args.chunk_ms else None
     cfg = FitConfig(system=args.system, seed=args.seed, device=args.device, threads=1, chunk_frames=chunk,
-                    right_context_frames=args.right_context_ms // 10 if chunk else 0)
+                    right_context_frames=ms_to_frames(args.right_context_ms, "--right-context-ms") if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
     cfg.average = args.average

@@ -20,6 +20,7 @@ import numpy as np
 from realtime_ser import features, model
 from realtime_ser.decoder import best_path_decision
 from realtime_ser.lstm import StreamingBiLstm
+from realtime_ser.timebase import ms_arg, ms_to_frames
 from training import cache, dataset, metrics
 
 
@@ -57,7 +58,7 @@ def evaluate(run: Path, configs: list[tuple[int | None, int]], cache_dir: Path) 
             feats = cache.cached(utts[utt_id].path, "lld", cache_dir)
             truth.append(y)
             for c in configs:
-                preds[c].append(decide(m, feats, c[0] // 10 if c[0] else None, c[1] // 10))
+                preds[c].append(decide(m, feats, ms_to_frames(c[0]) if c[0] else None, ms_to_frames(c[1])))
         print(f"fold {fold['fold']}: {len(fold['utt_ids'])} utterances", file=sys.stderr)
     y = np.array(truth)
     return [{"chunk_ms": c[0], "right_context_ms": c[1], "algorithmic_latency_ms": algorithmic_latency_ms(*c),
@@ -102,8 +103,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--chunks-ms", type=int, nargs="+", default=[20, 100])
-    p.add_argument("--right-context-ms", type=int, nargs="+", default=[0, 100, 200, 400])
+    p.add_argument("--chunks-ms", type=ms_arg, nargs="+", default=[20, 100])
+    p.add_argument("--right-context-ms", type=ms_arg, nargs="+", default=[0, 100, 200, 400])
     p.add_argument("--cache-dir", type=Path, default=cache.DEFAULT_CACHE)
     args = p.parse_args(argv)
     configs = [(None, 0)] + [(c, r) for c in args.chunks_ms for r in args.right_context_ms]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from realtime_ser import features, model
 from realtime_ser.calibration import FLOOR, is_identity
+from realtime_ser.timebase import ms_arg, ms_to_frames
 from training import adaptation, augment, dataset
 from training.corpora import EMOTIONS
 from training.fit import FitConfig, fit
@@ -40,9 +41,9 @@ def parse_args(argv=None):
     p.add_argument("--target", choices=("wn", "pn", "pn2"), default="pn")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--chunk-ms", type=int, default=None,
+    p.add_argument("--chunk-ms", type=ms_arg, default=None,
                    help="train latency-controlled: backward LSTM over chunks of this length (default: whole utterances)")
-    p.add_argument("--right-context-ms", type=int, default=0, help="with --chunk-ms: backward lookahead")
+    p.add_argument("--right-context-ms", type=ms_arg, default=0, help="with --chunk-ms: backward lookahead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
@@ -90,9 +91,9 @@ def main(argv=None) -> int:
     if args.calibration:
         cal = json.loads(args.calibration.read_text())
         temperature, floor = float(cal["temperature"]), float(cal.get("score_floor", FLOOR))
-    chunk = args.chunk_ms // 10 if args.chunk_ms else None
+    chunk = ms_to_frames(args.chunk_ms, "--chunk-ms") if args.chunk_ms else None
     cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads, chunk_frames=chunk,
-                    right_context_frames=args.right_context_ms // 10 if chunk else 0)
+                    right_context_frames=ms_to_frames(args.right_context_ms, "--right-context-ms") if chunk else 0)
     if args.epochs is not None:
         cfg.epochs = args.epochs
     cfg.average = args.average
