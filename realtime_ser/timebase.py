@@ -18,10 +18,6 @@ def ms_to_frames(ms: int, name: str = "duration") -> int:
     return ms // HOP_MS
 
 
-def frames_to_s(frames: int) -> float:
-    return frames * FRAME_S
-
-
 def ms_arg(text: str) -> int:
     """argparse type: a whole number of ms that is a multiple of the 10 ms hop."""
     try:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ser/adaptive_norm.h"
+#include "python/numpy_util.h"
 
 namespace py = pybind11;
 
@@ -16,7 +17,6 @@ namespace ser {
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 py::array_t<float> Process(AdaptiveNorm& self, FloatArray x) {
   const int d = self.Dim();
@@ -30,12 +30,6 @@ py::array_t<float> Process(AdaptiveNorm& self, FloatArray x) {
     py::gil_scoped_release release;
     self.Process(src, n, dst);
   }
-  return out;
-}
-
-py::array_t<double> ToArray(const std::vector<double>& v) {
-  py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
   return out;
 }
 

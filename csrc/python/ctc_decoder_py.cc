@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ser/ctc_decoder.h"
+#include "python/numpy_util.h"
 
 namespace py = pybind11;
 
@@ -18,14 +19,6 @@ namespace ser {
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-
-template <typename T>
-py::array_t<T> ToArray(const std::vector<T>& v) {
-  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
 
 std::vector<std::pair<int, int64_t>> StartsOf(const std::vector<CtcSpike>& spikes) {
   std::vector<std::pair<int, int64_t>> out;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ser/segment_tracker.h"
+#include "python/numpy_util.h"
 
 namespace py = pybind11;
 
@@ -19,15 +20,7 @@ namespace ser {
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-template <typename T>
-py::array_t<T> ToArray(const std::vector<T>& v) {
-  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
 
 template <typename A>
 void CheckRows(const A& x, int c, const char* what) {

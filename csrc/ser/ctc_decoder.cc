@@ -21,9 +21,9 @@ void OnlineCtcDecoder::Reset() {
   spikes_.clear();
 }
 
-int OnlineCtcDecoder::Argmax(const float* row) const {
+int ArgmaxRow(const float* row, int num_classes) {
   int best = 0;
-  for (int c = 0; c < opts_.num_outputs; ++c) {
+  for (int c = 0; c < num_classes; ++c) {
     if (std::isnan(row[c])) return c;
     if (row[c] > row[best]) best = c;
   }
@@ -32,7 +32,7 @@ int OnlineCtcDecoder::Argmax(const float* row) const {
 
 void OnlineCtcDecoder::AcceptFrame(const float* row) {
   for (int c = 0; c < opts_.num_outputs; ++c) post_sum_[c] += row[c];
-  const int k = Argmax(row);
+  const int k = ArgmaxRow(row, opts_.num_outputs);
   if (k != prev_) {
     // The open run (if any) ends here; a new non-blank run is a new label.
     if (!spikes_.empty() && spikes_.back().end < 0) spikes_.back().end = num_frames_;

@@ -12,6 +12,9 @@
 
 namespace ser {
 
+// Argmax of one row; ties go to the lower index, a NaN wins (as numpy.argmax).
+int ArgmaxRow(const float* row, int num_classes);
+
 struct CtcDecoderOptions {
   int blank = 0;        // output index of the CTC blank (Null)
   int num_outputs = 5;  // columns per frame, blank included
@@ -52,7 +55,6 @@ class OnlineCtcDecoder {
   void Reset();
 
  private:
-  int Argmax(const float* row) const;
   void AcceptFrame(const float* row);
 
   CtcDecoderOptions opts_;

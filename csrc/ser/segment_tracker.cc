@@ -26,15 +26,6 @@ void SoftmaxRows(const T* in, float* out, int64_t num_rows, int num_classes) {
 template void SoftmaxRows<float>(const float*, float*, int64_t, int);
 template void SoftmaxRows<double>(const double*, float*, int64_t, int);
 
-int ArgmaxRow(const float* row, int num_classes) {
-  int best = 0;
-  for (int c = 0; c < num_classes; ++c) {
-    if (std::isnan(row[c])) return c;
-    if (row[c] > row[best]) best = c;
-  }
-  return best;
-}
-
 SegmentTracker::SegmentTracker(const SegmentTrackerOptions& opts) : opts_(opts) {
   if (opts_.num_classes < 2) throw std::invalid_argument("num_classes must be at least 2");
   if (opts_.blank < 0 || opts_.blank >= opts_.num_classes)

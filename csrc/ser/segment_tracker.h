@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ser/ctc_decoder.h"
+
 namespace ser {
 
 struct SegmentTrackerOptions {
@@ -43,9 +45,6 @@ struct SegmentEvent {
 // Row softmax in double, written as float. in and out may alias.
 template <typename T>
 void SoftmaxRows(const T* in, float* out, int64_t num_rows, int num_classes);
-
-// Argmax of one row; ties go to the lower index, a NaN wins (as numpy.argmax).
-int ArgmaxRow(const float* row, int num_classes);
 
 class SegmentTracker {
  public:
