@@ -10,16 +10,15 @@ budget, leaving room for I/O). Capacity is found on a grid of N, then by bisecti
 
 Batching: the same ticks with decode() called once per stream show what batching saves.
 
-Threads: single thread by default. With --threads 2 (the machine's two cores) the streams are
-split into two groups, each advanced by its own worker thread; the native feature code, the
-matrix products and the LSTM recurrence release the GIL, so the groups overlap.
+Threads: the engine's native thread pool (EngineConfig.threads): decode() computes the
+streams' features in the pool and splits the batched recurrences over it, with the GIL
+released; the Python loop stays on one thread.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench import common
@@ -30,17 +29,15 @@ from bench.latency import _engine  # noqa: E402
 
 CHUNK_MS = 100
 P99_BUDGET_MS = 50.0
-TARGET_STREAMS = 200
+TARGET_STREAMS = 400
 GRID = (1, 10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 650, 800, 1000)
 
 
 class Fleet:
     """N streams over one engine, each reading the shared audio from its own offset."""
 
-    def __init__(self, engine, x: np.ndarray, n_streams: int, ticks: int, threads: int = 1):
+    def __init__(self, engine, x: np.ndarray, n_streams: int, ticks: int):
         self.engine, self.x = engine, x
-        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        self.threads = threads
         self.n = common.SAMPLE_RATE * CHUNK_MS // 1000
         span = x.size - (ticks + 1) * self.n
         if span <= 0:
@@ -53,11 +50,7 @@ class Fleet:
     def tick(self, batched: bool = True) -> float:
         """One tick; returns its compute in ms."""
         t = time.perf_counter()
-        if self.pool is None:
-            self._advance(range(len(self.streams)), batched)
-        else:
-            groups = [range(g, len(self.streams), self.threads) for g in range(self.threads)]
-            list(self.pool.map(lambda g: self._advance(g, batched), groups))
+        self._advance(range(len(self.streams)), batched)
         self.k += 1
         return 1000.0 * (time.perf_counter() - t)
 
@@ -76,31 +69,25 @@ class Fleet:
         for s in streams:
             s.events()
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
 
-
-def measure(engine, x, n_streams: int, ticks: int, batched: bool = True, warm: int = 3,
-            threads: int = 1) -> dict:
-    fleet = Fleet(engine, x, n_streams, ticks + warm, threads)
+def measure(engine, x, n_streams: int, ticks: int, batched: bool = True, warm: int = 3) -> dict:
+    fleet = Fleet(engine, x, n_streams, ticks + warm)
     for _ in range(warm):
         fleet.tick(batched)
     ms = [fleet.tick(batched) for _ in range(ticks)]
-    fleet.close()
     stats = common.percentiles(ms)
     per_stream = stats["p50"] / n_streams / (CHUNK_MS / 1000.0)  # ms per stream per s of audio
-    return {"streams": n_streams, "ticks": ticks, "batched": batched, "threads": threads, **stats,
+    return {"streams": n_streams, "ticks": ticks, "batched": batched, "threads": engine.threads, **stats,
             "ms_per_stream_per_s": per_stream, "sustained": stats["p99"] <= P99_BUDGET_MS}
 
 
-def capacity(engine, x, ticks: int, max_streams: int, threads: int = 1) -> tuple[list[dict], int]:
+def capacity(engine, x, ticks: int, max_streams: int) -> tuple[list[dict], int]:
     """Grid until the budget is blown, then bisection between the last pass and first fail."""
     rows, best, fail = [], 0, None
     for n in [g for g in GRID if g <= max_streams]:
-        r = measure(engine, x, n, ticks, threads=threads)
+        r = measure(engine, x, n, ticks)
         rows.append(r)
-        print(f"capacity: {threads} thread(s), {n} streams p99 {r['p99']:.1f} ms", file=sys.stderr)
+        print(f"capacity: {engine.threads} thread(s), {n} streams p99 {r['p99']:.1f} ms", file=sys.stderr)
         if r["sustained"]:
             best = n
         else:
@@ -108,9 +95,9 @@ def capacity(engine, x, ticks: int, max_streams: int, threads: int = 1) -> tuple
             break
     while fail is not None and fail - best > max(2, best // 20):
         mid = (best + fail) // 2
-        r = measure(engine, x, mid, ticks, threads=threads)
+        r = measure(engine, x, mid, ticks)
         rows.append(r)
-        print(f"capacity: {threads} thread(s), {mid} streams p99 {r['p99']:.1f} ms", file=sys.stderr)
+        print(f"capacity: {engine.threads} thread(s), {mid} streams p99 {r['p99']:.1f} ms", file=sys.stderr)
         best, fail = (mid, fail) if r["sustained"] else (best, mid)
     return sorted(rows, key=lambda r: r["streams"]), best
 
@@ -176,13 +163,13 @@ def run(quick: bool, out_dir: Path, ticks: int | None = None, max_streams: int |
     ticks = ticks or (3 if quick else 40)
     max_streams = max_streams or (4 if quick else GRID[-1])
     x = common.session_audio(8.0 if quick else 90.0)
-    engine = _engine(CHUNK_MS)
     print(f"capacity: {ticks} ticks per point, up to {max_streams} streams", file=sys.stderr)
     by_threads = {}
     for t in threads:
-        grid, cap = capacity(engine, x, ticks, max_streams, t)
+        grid, cap = capacity(_engine(CHUNK_MS, threads=t), x, ticks, max_streams)
         by_threads[str(t)] = {"grid": grid, "capacity_streams": cap}
-    sizes = (1, 4) if quick else (1, 10, 50, 200)
+    engine = _engine(CHUNK_MS, threads=1)
+    sizes = (1, 4) if quick else (1, 10, 50, 100, 200)
     data = {"ticks": ticks, "chunk_ms": CHUNK_MS, "p99_budget_ms": P99_BUDGET_MS, "by_threads": by_threads,
             "capacity_streams": max(r["capacity_streams"] for r in by_threads.values()),
             "capacity_streams_one_thread": by_threads.get("1", {}).get("capacity_streams"),

@@ -26,10 +26,11 @@ CHUNKS_MS = (10, 20, 50, 100)
 TARGET_P99_MS = 5.0  # at 100 ms chunks
 
 
-def _engine(chunk_ms: int):
+def _engine(chunk_ms: int, threads: int = 1):
+    """The bundled model's engine; one native thread unless asked (per-stream costs)."""
     from realtime_ser.engine import Engine, EngineConfig
 
-    return Engine(EngineConfig(chunk_ms=chunk_ms))
+    return Engine(EngineConfig(chunk_ms=chunk_ms, threads=threads))
 
 
 def chunk_times(engine, x: np.ndarray, chunk_ms: int, flush: bool = False) -> np.ndarray:

@@ -185,6 +185,33 @@ class Resampler:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
+class AudioInput:
+    """One stream's chunks as 16 kHz mono float32: rate fixed by the first chunk, downmix, resampling."""
+
+    def __init__(self, source: str = "<stream>") -> None:
+        self.source = source
+        self.rate: int | None = None
+        self._resampler: Resampler | None = None
+
+    def convert(self, sample_rate: int, samples: np.ndarray) -> np.ndarray:
+        """A chunk ((n,) or (n, channels), int or float) at sample_rate Hz -> 16 kHz samples."""
+        if self.rate is None:
+            check_rate(sample_rate, self.source)
+            self.rate = int(sample_rate)
+            self._resampler = Resampler(self.rate, self.source)
+        elif sample_rate != self.rate:
+            raise ValueError(f"{self.source}: sample rate changed from {self.rate} to {sample_rate} Hz")
+        if np.size(samples) == 0:
+            return np.zeros(0, np.float32)
+        return self._resampler.process(to_mono_float(samples, self.source))
+
+    def flush(self) -> np.ndarray:
+        """The resampler's tail at the end of input."""
+        if self._resampler is None:
+            return np.zeros(0, np.float32)
+        return self._resampler.process(np.zeros(0, np.float32), last=True)
+
+
 def to_16k(samples: np.ndarray, sample_rate: int, source: str = "<buffer>") -> np.ndarray:
     """A whole buffer ((n,) or (n, channels), int or float) as float32 mono at 16 kHz."""
     rate = check_rate(sample_rate, source)

@@ -8,10 +8,13 @@
     for event in s.events(): print(event.to_json())
     s.input_finished(); engine.decode([s])           # final Segment + the Utterance
 
-Pipeline per stream: OnlineFeatures -> normalisation with the model's statistics ->
-latency-controlled BiLSTM (chunks of chunk_ms/10 frames + right_context_ms/10 frames)
--> the native SegmentTracker (_native.SegmentTracker): softmax and argmax once per frame, the
-best-path statistics of the whole input (Utterance, Spikes, Partials) and of each segment (Segment).
+A stream's state lives in one native object (_native.OnlineStream, csrc/ser/online_stream.h):
+features and their deltas -> normalisation with the model's statistics (global or adaptive) ->
+latency-controlled BiLSTM (chunks of chunk_ms/10 frames + right_context_ms/10 frames) -> the
+SegmentTracker: softmax and argmax once per frame, the best-path statistics of the whole input
+(Utterance, Spikes, Partials) and of each segment (Segment). Engine.decode hands all the streams
+to the native recognizer at once (features in its thread pool, one batched BiLSTM step, GIL
+released); this module resamples the audio, stamps arrival times and builds the events.
 
 Segments: a frame is active when its best-path label is not Null. A segment runs from
 its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
@@ -42,13 +45,12 @@ import numpy as np
 
 from realtime_ser import _native
 from realtime_ser import model as model_lib
-from realtime_ser.audio import AudioError, check_rate
+from realtime_ser.audio import AudioError, AudioInput, check_rate
 from realtime_ser.calibration import calibrate, is_identity
 from realtime_ser.decoder import decision_from_stats
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
-from realtime_ser.features import DIM, OnlineFeatures
-from realtime_ser.lstm import StreamingBiLstm
-from realtime_ser.normalize import Normalizer
+from realtime_ser.lstm import LstmWeights
+from realtime_ser.normalize import Normalizer, native_options
 from realtime_ser.timebase import FRAME_S, ms_to_frames
 
 DEFAULT_RIGHT_CONTEXT_MS = 200
@@ -67,6 +69,7 @@ class EngineConfig:
     posteriors: bool = False              # emit Posteriors events
     partials: bool = False                # emit Partial events
     spikes: bool = True                   # emit Spike events
+    threads: int = 0                      # native threads of decode(); 0 = one per core
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message if a setting is out of range."""
@@ -75,6 +78,8 @@ class EngineConfig:
             _check_ms("right_context_ms", self.right_context_ms, minimum=0)
         _check_ms("endpoint_ms", self.endpoint_ms, minimum=10)
         _check_ms("max_segment_ms", self.max_segment_ms, minimum=100, maximum=MAX_SEGMENT_MS)
+        if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) or not 0 <= self.threads <= 64:
+            raise ValueError(f"threads must be a whole number in [0, 64] (0: one per core), got {self.threads!r}")
 
     def __str__(self) -> str:
         right = "model's" if self.right_context_ms is None else f"{self.right_context_ms} ms"
@@ -108,9 +113,28 @@ class Engine:
         self.blank: int = cfg.blank
         self.chunk_frames = ms_to_frames(self.config.chunk_ms)
         self.right_context_frames = ms_to_frames(self._right_context_ms())
-        self.lstm = StreamingBiLstm(self.model, self.chunk_frames, self.right_context_frames)
         self.endpoint_frames = ms_to_frames(self.config.endpoint_ms)
         self.norm_config = cfg.norm_config
+        self._recognizer = self._new_recognizer()
+
+    def _new_recognizer(self) -> "_native.OnlineRecognizer":
+        """The native core: model weights, chunking, normalisation and tracking options, threads."""
+        w, c = LstmWeights.of(self.model), self.model.config
+        try:
+            return _native.OnlineRecognizer(
+                w.w_in, w.b_in, w.w_hh_fwd, w.w_hh_bwd, w.w_out_t, w.b_out,
+                chunk_frames=self.chunk_frames, right_context_frames=self.right_context_frames,
+                blank=self.blank, endpoint_frames=self.endpoint_frames,
+                max_frames=ms_to_frames(self.config.max_segment_ms), spikes=self.config.spikes,
+                keep_posteriors=self.config.posteriors, num_threads=self.config.threads,
+                normalizer=native_options(c.norm_config, c.feature_names, c.norm_mean, c.norm_std))
+        except ValueError as err:
+            raise model_lib.ModelError(f"{self.model.path}: {err}") from None
+
+    @property
+    def threads(self) -> int:
+        """Threads the native core uses in decode()."""
+        return self._recognizer.num_threads
 
     def _right_context_ms(self) -> int:
         if self.config.right_context_ms is not None:
@@ -126,18 +150,18 @@ class Engine:
         return [s for s in self._own(streams, "ready") if s.is_ready()]
 
     def decode(self, streams: list["Stream"]) -> None:
-        """Advance every given stream with what it has; one batched BiLSTM step for all.
+        """Advance every given stream with what it has: the native core computes their features
+        in its thread pool, runs one batched BiLSTM step for all, then tracks each stream's output.
 
         A stream listed twice is decoded once; a stream of another Engine is a ValueError.
         """
-        work = [(s, s._decode_input()) for s in self._own(streams, "decode")]
-        work = [(s, w) for s, w in work if w is not None]
+        work = [s for s in self._own(streams, "decode") if not s._native.is_done]
         if not work:
             return
-        states, inputs, finish = zip(*(w for _, w in work))
-        logits = self.lstm.step_batch(list(states), list(inputs), finish=list(finish))
-        for (s, _), z in zip(work, logits):
-            s._decode_output(z)
+        before = [s.num_frames for s in work]
+        self._recognizer.decode_streams([s._native for s in work])
+        for s, n in zip(work, before):
+            s._after_decode(n)
 
     def _own(self, streams, caller: str) -> list["Stream"]:
         """streams without repeats, each checked to be a Stream of this Engine."""
@@ -157,7 +181,7 @@ class Engine:
         return self.model.new_normalizer()
 
     def new_tracker(self) -> "_native.SegmentTracker":
-        """A stream's native softmax / best-path / spike / segment tracker."""
+        """A native softmax / best-path / spike / segment tracker with this engine's options."""
         return _native.SegmentTracker(len(self.outputs), self.blank, self.endpoint_frames,
                                       ms_to_frames(self.config.max_segment_ms), self.config.spikes)
 
@@ -180,13 +204,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Stream:
-    """One audio input: its features, BiLSTM state, CTC decoders and pending events."""
+    """One audio input. Its state lives in one native object (features, normalisation, BiLSTM
+    state, CTC tracking); this face converts audio, stamps arrival times and builds the events."""
 
     def __init__(self, engine: Engine, source: str = "<stream>") -> None:
         self.engine = engine
         self.source = str(source)
-        self._norm = engine.new_normalizer()
-        self.reset()
+        self._native = engine._recognizer.create_stream()
+        self._start()
 
     # ------------------------------------------------------------ public
 
@@ -195,35 +220,30 @@ class Stream:
 
         The speaker adaptation carries on (the same speaker goes on talking) unless adaptation=True.
         """
-        if adaptation:
-            self._norm.reset()
-        e = self.engine
-        self._features = OnlineFeatures()
-        self._feats: list[np.ndarray] = []  # popped, not yet decoded
-        self._lstm = e.lstm.new_state()
-        self._tracker = e.new_tracker()  # softmax, best path, spikes, segments (native)
+        self._native.reset(adaptation)
+        self._start()
+
+    def _start(self) -> None:
+        self._audio = AudioInput(self.source)
         self._events: list[Event] = []
-        self._rate: int | None = None
         self._samples_in = 0
         self._arrivals: deque[tuple[float, float]] = deque()  # (source seconds, monotonic)
-        self._finished = False
-        self._finishing = False
-        self._done = False
         self._final: Utterance | None = None
 
     def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> None:
         """Append samples ((n,) or (n, channels), int or float) at sample_rate Hz."""
         now = time.monotonic()
-        if self._finished:
+        if self._native.is_finished:
             raise ValueError(f"{self.source}: accept_waveform() after input_finished()")
         rate = check_rate(sample_rate, self.source)
         try:
-            self._features.accept_waveform(rate, samples)
+            x = self._audio.convert(rate, samples)
         except AudioError as err:
             raise AudioError(self.source, err.problem) from None
         except ValueError as err:
             raise ValueError(f"{self.source}: {str(err).split(': ', 1)[-1]}") from None
-        self._rate = rate
+        if x.size:
+            self._native.accept_waveform(x)
         n = int(np.shape(samples)[0]) if np.ndim(samples) else 0
         if n:
             self._samples_in += n
@@ -231,16 +251,14 @@ class Stream:
 
     def input_finished(self) -> None:
         """No more audio: the next decode() flushes it and produces the final events."""
-        if not self._finished:
-            self._finished = True
-            self._features.input_finished()
+        if not self._native.is_finished:
+            tail = self._audio.flush()
+            if tail.size:
+                self._native.accept_waveform(tail)
+            self._native.input_finished()
 
     def is_ready(self) -> bool:
-        if self._done:
-            return False
-        if self._finished:
-            return True
-        return self._features_pending()
+        return self._native.is_ready
 
     def events(self) -> list[Event]:
         """Events produced since the last call, in order."""
@@ -255,69 +273,43 @@ class Stream:
 
     def is_endpoint(self) -> bool:
         """True while at least endpoint_ms of Null has followed the last segment."""
-        return self._tracker.is_endpoint
+        return self._native.tracker.is_endpoint
 
     @property
     def duration(self) -> float:
         """Seconds of audio accepted so far."""
-        return self._samples_in / self._rate if self._rate else 0.0
+        rate = self._audio.rate
+        return self._samples_in / rate if rate else 0.0
 
     @property
     def num_frames(self) -> int:
         """Frames decoded so far."""
-        return self._tracker.num_frames
+        return self._native.tracker.num_frames
 
     # ------------------------------------------------------------ engine side
 
-    def _features_pending(self) -> bool:
-        self._poll_features()
-        return bool(self._feats)
-
-    def _poll_features(self) -> None:
-        new = self._features.pop_frames()
-        if len(new):
-            self._feats.append(new)
-
-    def _take_frames(self) -> np.ndarray:
-        """Normalised feature frames not yet given to the BiLSTM."""
-        self._poll_features()
-        if not self._feats:
-            return np.zeros((0, DIM), np.float32)
-        feats = np.concatenate(self._feats) if len(self._feats) > 1 else self._feats[0]
-        self._feats = []
-        return self._norm.process(feats)
-
-    def _decode_input(self):
-        """(BiLSTM state, new normalised frames, input finished) for Engine.decode; None once done."""
-        if self._done:
-            return None
-        self._finishing = self._finished  # as the BiLSTM step sees it
-        return self._lstm, self._take_frames(), self._finishing
-
-    def _decode_output(self, logits: np.ndarray) -> None:
-        """Logits of newly final frames -> native tracker -> events, in audio-time order."""
-        e, tr = self.engine, self._tracker
+    def _after_decode(self, frames_before: int) -> None:
+        """Events of what the native core just decoded, in audio-time order."""
+        e, nat = self.engine, self._native
         first_new = len(self._events)
-        if len(logits):
-            t0 = tr.num_frames
-            post = tr.accept_logits(logits)
+        if self.num_frames > frames_before:
             if e.config.posteriors:
-                self._emit(Posteriors(self.source, _sec(t0), _sec(tr.num_frames), list(e.outputs),
-                                      np.round(post, 6).tolist()))
+                self._emit(Posteriors(self.source, _sec(nat.posteriors_start), _sec(self.num_frames),
+                                      list(e.outputs), np.round(nat.posteriors, 6).tolist()))
             self._emit_tracked()
-            if e.config.partials and not self._finishing:
+            if e.config.partials and not nat.finishing:
                 self._emit(self._running(Partial))
-        if self._finishing:
+        if nat.finishing:
             self._finish()
         self._sort_new_events(first_new)
         self._forget_arrivals()
 
     def _emit_tracked(self) -> None:
         """The tracker's queued spikes, then its closed segments."""
-        e = self.engine
-        for k, t in self._tracker.pop_spikes():
+        e, tr = self.engine, self._native.tracker
+        for k, t in tr.pop_spikes():
             self._emit(Spike(self.source, e.outputs[k], _sec(t)))
-        for start, end, counts, post_sum in self._tracker.pop_segments():
+        for start, end, counts, post_sum in tr.pop_segments():
             emotion, scores = e.decide(counts, post_sum, end - start)
             self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores))
 
@@ -328,20 +320,18 @@ class Stream:
             self._events[first:] = sorted(new, key=lambda ev: ev.audio_time)
 
     def _finish(self) -> None:
-        self._done = True
         if self._samples_in == 0:
             self._emit(Error(self.source, f"{self.source}: no samples (zero length)"))
             return
-        if self._tracker.num_frames == 0:
+        if self.num_frames == 0:
             self._emit(Error(self.source, f"{self.source}: too short (less than one 10 ms frame)"))
             return
-        self._tracker.close()
         self._emit_tracked()
         self._final = self._running(Utterance)
         self._emit(self._final)
 
     def _running(self, kind):
-        tr = self._tracker
+        tr = self._native.tracker
         emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
         end = self.duration if kind is Utterance else _sec(tr.num_frames)
         return kind(self.source, 0.0, round(end, 6), emotion, scores)
@@ -361,7 +351,7 @@ class Stream:
 
     def _forget_arrivals(self) -> None:
         """Keep arrivals only from where a future event may still refer to (bounded memory)."""
-        keep_from = _sec(self._tracker.oldest_open_frame) - FRAME_S
+        keep_from = _sec(self._native.tracker.oldest_open_frame) - FRAME_S
         while len(self._arrivals) > 1 and self._arrivals[0][0] < keep_from:
             self._arrivals.popleft()
 

@@ -1,4 +1,4 @@
-"""Latency-controlled BiLSTM (LC-BLSTM) for streaming, in numpy + C++ (no torch, no numba).
+"""Latency-controlled BiLSTM (LC-BLSTM) for streaming, without torch.
 
 Frames are cut into consecutive chunks of C frames. The forward LSTM runs over the
 whole stream with its (h, c) carried across chunks. For each chunk the backward LSTM
@@ -12,16 +12,14 @@ training/models.py (BiLstm.chunked_backward) computes the same thing in torch.
     out = lstm.accept(model.normalize(feats))         # logits of frames now final
     out = lstm.finish()                               # the rest; the stream restarts
 
-Many streams: keep one `BiLstmState` each (`lstm.new_state()`) and advance them together
-with `lstm.step_batch(states, inputs)`; the input projection, the recurrences and the
-output layer then run as matrix products over all streams at once.
+Many streams: keep one state each (`lstm.new_state()`) and advance them together with
+`lstm.step_batch(states, inputs)`; the input projection, the recurrences and the output
+layer then run as matrix products over all streams at once.
 
-The recurrences run in C++ (realtime_ser._native.lstm_recur, backend "native", the default),
-as does the input projection of both directions (one _native.affine per step_batch, on
-weights packed once by _native.pack_columns). backend="numba" runs the numba twin of the
-recurrence in realtime_ser.lstm_numba (imported only then) and "numpy" plain numpy
-(recur_numpy), both with numpy matrix products; the three recurrences have recur_numpy's
-contract and are tested against each other.
+backend="native" (the default) is the C++ LC-BLSTM (_native.LcBlstm, csrc/ser/lc_blstm.h),
+the one the engine's streams run. "numpy" and "numba" are the same algorithm written here in
+numpy, with the recurrence of recur_numpy or of realtime_ser.lstm_numba (imported only then):
+the reference forms the native one is tested against (tests/test_lstm.py).
 """
 
 from __future__ import annotations
@@ -233,13 +231,13 @@ class StreamingBiLstm:
         self.chunk = None if chunk_frames is None else int(chunk_frames)
         self.right = int(right_context_frames)
         self.backend = backend
-        self.recur = recurrence(backend)
-        self._native = backend == "native"
         w = self.weights
-        if self._native:  # the layout the C++ products read fastest
-            self._w_in = _native.pack_columns(w.w_in)
-            self._w_hh = (_native.pack_columns(w.w_hh_fwd), _native.pack_columns(w.w_hh_bwd))
+        self._core = None
+        if backend == "native":
+            self._core = _native.LcBlstm(w.w_in, w.b_in, w.w_hh_fwd, w.w_hh_bwd, w.w_out_t, w.b_out,
+                                         0 if self.chunk is None else self.chunk, self.right, 1)
         else:
+            self.recur = recurrence(backend)
             self._w_in, self._w_hh = w.w_in, (w.w_hh_fwd, w.w_hh_bwd)
         self._ones = np.ones(64, np.int64)  # counts of a single stream
         self.state = self.new_state()
@@ -255,7 +253,10 @@ class StreamingBiLstm:
         """Worst-case frames a frame waits for its output (None: until the end)."""
         return None if self.chunk is None else self.chunk - 1 + self.right
 
-    def new_state(self) -> BiLstmState:
+    def new_state(self):
+        """A stream's state: _native.LcBlstmState, or BiLstmState for the numpy forms."""
+        if self._core is not None:
+            return self._core.new_state()
         return BiLstmState(self.weights.hidden)
 
     # one stream
@@ -280,6 +281,8 @@ class StreamingBiLstm:
         frames and are reset in place. Returns logits (m_i, n_outputs) per stream.
         """
         finish = [finish] * len(states) if isinstance(finish, bool) else list(finish)
+        if self._core is not None:
+            return self._core.step(list(states), [None if x is None else self._frames(x) for x in inputs], finish)
         self._forward(states, inputs)
         windows = [w for i, st in enumerate(states) for w in self._windows(i, st, finish[i])]
         outs = self._backward_and_output(states, windows)
@@ -288,8 +291,6 @@ class StreamingBiLstm:
                 self._reset_in_place(st)
         return outs
 
-    def reset_state(self, state: BiLstmState) -> None:
-        self._reset_in_place(state)
 
     # ------------------------------------------------------------ internals
 
@@ -332,13 +333,8 @@ class StreamingBiLstm:
 
     def _project(self, x: np.ndarray) -> np.ndarray:
         """Input gates of both directions, x (n, D) -> (n, 8H)."""
-        b_in = self.weights.b_in
-        if self._native:
-            out = np.empty((len(x), len(b_in)), np.float32)
-            _native.affine(np.ascontiguousarray(x), self._w_in, b_in, out)
-            return out
         out = x @ self._w_in
-        out += b_in
+        out += self.weights.b_in
         return out
 
     def _frames(self, x) -> np.ndarray:

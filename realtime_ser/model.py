@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_ser import _native
+
 FORMAT = "realtime_ser.model/1"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -377,10 +379,8 @@ class Model:
         return np.concatenate([lstm.accept(x), lstm.finish()])
 
     def posteriors(self, feats: np.ndarray) -> np.ndarray:
-        """Softmax outputs (T, n_outputs)."""
-        z = self.logits(feats)
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
+        """Softmax outputs (T, n_outputs), float32: the native softmax the engine's tracker runs."""
+        return _native.softmax(self.logits(feats))
 
 
 @dataclass

@@ -112,37 +112,41 @@ class NormConfig:
 
 
 class Normalizer:
-    """One stream's normaliser: ``process`` frames in order; ``reset`` for a new speaker."""
+    """One stream's normaliser: ``process`` frames in order; ``reset`` for a new speaker.
+
+    The arithmetic is the native ``Normalizer`` (csrc/ser/normalizer.h), the one each engine
+    stream owns, so training and serving normalise with the same bits.
+    """
 
     def __init__(self, cfg: NormConfig, names: list[str], mean, std) -> None:
         self.cfg = cfg
-        self.mean = np.ascontiguousarray(mean, np.float32)
-        self.inv_std = np.ascontiguousarray(1.0 / np.asarray(std, np.float64), np.float32)
-        self._native = None
-        if cfg.mode == "adaptive":
-            adapt = [group_of(n) in cfg.groups for n in names]
-            var = np.square(np.asarray(cfg.speech_std, np.float64)).astype(np.float32)
-            self._native = _native.AdaptiveNorm(
-                list(cfg.speech_mean), var.tolist(), adapt, gate_column=names.index(GATE), gate_threshold=0.0,
-                tau_frames=cfg.tau_s * FRAMES_PER_S, prior_frames=cfg.prior_s * FRAMES_PER_S,
-                weight=cfg.weight, adapt_scale=cfg.scale)
+        self.options = native_options(cfg, names, mean, std)
+        self._native = _native.Normalizer(**self.options)
 
     def process(self, frames: np.ndarray) -> np.ndarray:
         """(n, dim) raw features -> (n, dim) float32 normalised, updating the stream's state."""
-        x = np.ascontiguousarray(frames, np.float32)
-        if self._native is not None:
-            return self._native.process(x)
-        out = np.subtract(x, self.mean, dtype=np.float32)
-        out *= self.inv_std
-        return out
+        return self._native.process(np.ascontiguousarray(frames, np.float32))
 
     def reset(self) -> None:
-        if self._native is not None:
-            self._native.reset()
+        self._native.reset()
 
     @property
     def speech_frames(self) -> int:
-        return 0 if self._native is None else self._native.speech_frames
+        return self._native.speech_frames
+
+
+def native_options(cfg: NormConfig, names: list[str], mean, std) -> dict:
+    """The keyword arguments of _native.Normalizer (and of the recognizer's normalizer)."""
+    opts = {"mean": np.asarray(mean, np.float32).tolist(), "std": np.asarray(std, np.float32).tolist(),
+            "adaptive": cfg.mode == "adaptive"}
+    if cfg.mode == "adaptive":
+        var = np.square(np.asarray(cfg.speech_std, np.float64)).astype(np.float32)
+        opts.update(speech_mean=list(cfg.speech_mean), speech_var=var.tolist(),
+                    adapt=[int(group_of(n) in cfg.groups) for n in names],
+                    gate_column=names.index(GATE), gate_threshold=0.0,
+                    tau_frames=cfg.tau_s * FRAMES_PER_S, prior_frames=cfg.prior_s * FRAMES_PER_S,
+                    weight=cfg.weight, adapt_scale=cfg.scale)
+    return opts
 
 
 def speech_mask(frames: np.ndarray, names: list[str]) -> np.ndarray:

@@ -77,7 +77,7 @@ def test_engine_serves_calibrated_scores(tmp_path):
         s.accept_waveform(rate, x)
         s.input_finished()
         engine.decode([s])
-        d = s._tracker
+        d = s._native.tracker
         _, shares = decision_from_stats(d.counts, d.post_sum, d.num_frames, engine.blank)
         results[name] = (s.result(), shares)
     (plain, shares_p), (hot, shares_h) = results["plain"], results["hot"]

@@ -121,7 +121,7 @@ def test_engine_geometry(model_dir):
     e = Engine(EngineConfig(model=str(model_dir)))
     assert (e.chunk_frames, e.right_context_frames) == (10, 20)  # right context from the model
     e = Engine(EngineConfig(model=str(model_dir), chunk_ms=40, right_context_ms=0))
-    assert (e.lstm.chunk, e.lstm.right) == (4, 0)
+    assert (e.chunk_frames, e.right_context_frames) == (4, 0)
     assert e.outputs == ["null", "anger", "happiness", "neutral", "sadness"]
 
 
@@ -345,13 +345,17 @@ def test_other_rates_and_channels(engine, audio):
 def test_batched_decode_equals_alone(engine, audio, monkeypatch):
     alone = [run(engine, x, chunked(len(x), 1600), source=str(i)) for i, x in enumerate(audio)]
     calls = []
-    step = engine.lstm.step_batch
+    native = engine._recognizer
 
-    def spy(states, inputs, finish=False):
-        calls.append(len(states))
-        return step(states, inputs, finish=finish)
+    class Spy:  # counts the streams of each native batch
+        def create_stream(self):
+            return native.create_stream()
 
-    monkeypatch.setattr(engine.lstm, "step_batch", spy)
+        def decode_streams(self, streams):
+            calls.append(len(streams))
+            native.decode_streams(streams)
+
+    monkeypatch.setattr(engine, "_recognizer", Spy())
     streams = [engine.create_stream(str(i)) for i in range(len(audio))]
     events = [[] for _ in audio]
     sizes = [160, 700, 1600]  # each stream its own piece size

@@ -53,15 +53,15 @@ def schedule():
 
 def check_buffers(s, engine, piece_frames):
     """Every per-stream buffer is small, whatever has been fed before this piece."""
-    tr = s._tracker
-    assert s._features._hist.shape[0] <= 4 * DELTA_LOOKAHEAD + 8, "feature history not trimmed"
+    tr = s._native.tracker
+    assert s._native.feature_history <= 4 * DELTA_LOOKAHEAD + 8, "feature history not trimmed"
     assert len(s._arrivals) <= 20, f"{len(s._arrivals)} arrival times kept"
     assert tr.num_queued == 0, f"{tr.num_queued} events kept by the tracker"
     assert tr.null_run < engine.endpoint_frames or tr.open_start is None
     assert tr.open_start is None or s.num_frames - tr.open_start <= tr.max_frames
     assert tr.open_frames <= tr.max_frames
-    assert s._feats == []
-    assert len(s._lstm._fwd) <= 2 * piece_frames + 4096 and len(s._lstm._gates) == len(s._lstm._fwd)
+    assert s._native.queued_samples == 0
+    assert s._native.lstm_capacity <= 2 * piece_frames + 4096
 
 
 def test_two_hours_of_audio_keep_memory_bounded():
@@ -83,7 +83,7 @@ def test_two_hours_of_audio_keep_memory_bounded():
                     lengths.append(e.end - e.start)
             check_buffers(s, engine, piece // 160)
         if kind == "noise" and piece_s < 1:  # after 60 s in one piece the BiLSTM buffer shrank
-            assert len(s._lstm._fwd) <= 1024
+            assert s._native.lstm_capacity <= 1024
         if fed >= 1800 * RATE:
             warm_rss = warm_rss or rss_mb()
             peak_rss = max(peak_rss, rss_mb())

@@ -77,7 +77,10 @@ class Normalizer:
         return cls(x.mean(axis=0).astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+        """Global statistics, with the serving arithmetic (the engine's native normaliser)."""
+        from realtime_ser.normalize import NormConfig, Normalizer as Serving
+
+        return Serving(NormConfig(), [], self.mean, self.std).process(x)
 
 
 @dataclass

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from realtime_ser.decoder import best_path_decision
+from realtime_ser.engine import softmax
 from training.metrics import uar
 from training.models import (N_EMOTIONS, POOLING_KINDS, CtcModel, Dnn, Elm,
                              PoolingModel, check_chunking, time_mask, utterance_stats)
@@ -198,11 +199,11 @@ def per_sample_loss(system: str, logits, lengths, y, k) -> torch.Tensor:
 def utterance_decision(system: str, out: np.ndarray) -> tuple[int, np.ndarray]:
     """One utterance's network output -> (label 0..3, scores (4,) summing to 1)."""
     if system in CTC_SYSTEMS:
-        label, info = best_path_decision(log_softmax_np(out))
+        label, info = best_path_decision(softmax(out))
         return label, info["scores"]
     if system == "framewise":
         out = log_softmax_np(out).mean(0)
-    p = np.exp(log_softmax_np(out[None]))[0]
+    p = softmax(np.asarray(out, np.float64)[None])[0]
     return int(p.argmax()), p
 
 

@@ -19,14 +19,10 @@ import numpy as np
 
 from realtime_ser import features, model
 from realtime_ser.decoder import best_path_decision
+from realtime_ser.engine import softmax
 from realtime_ser.lstm import StreamingBiLstm
 from realtime_ser.timebase import ms_arg, ms_to_frames
 from training import cache, dataset, metrics
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def decide(m: model.Model, feats: np.ndarray, chunk: int | None, right: int) -> int:

@@ -9,6 +9,10 @@ void PybindDelta(py::module_& m);
 void PybindLstm(py::module_& m);
 void PybindAdaptiveNorm(py::module_& m);
 void PybindSegmentTracker(py::module_& m);
+void PybindOnlineFeatures(py::module_& m);
+void PybindNormalizer(py::module_& m);
+void PybindLcBlstm(py::module_& m);
+void PybindOnlineStream(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
@@ -19,4 +23,8 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindLstm(m);
   ser::PybindAdaptiveNorm(m);
   ser::PybindSegmentTracker(m);
+  ser::PybindOnlineFeatures(m);
+  ser::PybindNormalizer(m);
+  ser::PybindLcBlstm(m);
+  ser::PybindOnlineStream(m);
 }

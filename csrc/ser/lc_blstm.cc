@@ -1,0 +1,287 @@
+#include "ser/lc_blstm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+namespace ser {
+
+namespace {
+
+constexpr int64_t kMinStreamsPerThread = 4;  // smaller groups are not worth a thread
+constexpr int64_t kMinRowsPerThread = 32;
+
+std::vector<float> Packed(const std::vector<float>& w, int64_t rows, int64_t cols) {
+  std::vector<float> out(static_cast<size_t>((cols + kStrip - 1) / kStrip * rows * kStrip));
+  PackColumns(w.data(), rows, cols, cols, out.data());
+  return out;
+}
+
+// Streams active per step for lengths sorted in decreasing order.
+std::vector<int64_t> StepCounts(const std::vector<int64_t>& lengths_desc) {
+  const int64_t n_max = lengths_desc.empty() ? 0 : lengths_desc[0];
+  std::vector<int64_t> counts(static_cast<size_t>(n_max), 0);
+  for (int64_t len : lengths_desc)
+    for (int64_t t = 0; t < len; ++t) ++counts[t];
+  return counts;
+}
+
+int64_t Groups(ThreadPool* pool, int64_t items, int64_t min_per_group) {
+  if (!pool) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(pool->NumThreads(), items / min_per_group));
+}
+
+// Pending rows [head, head + used) of buf: compacts or grows it so that n more fit, or shrinks
+// it once a big input has gone (bounded memory). Returns true if the rows moved to row 0.
+bool MakeRoom(std::vector<float>& buf, int64_t width, int64_t head, int64_t used, int64_t n) {
+  const int64_t rows = static_cast<int64_t>(buf.size()) / width;
+  if (head + used + n <= rows && rows <= 8 * std::max<int64_t>(used + n, 64)) return false;
+  std::vector<float> next(static_cast<size_t>(std::max<int64_t>(2 * (used + n), 64) * width));
+  std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, next.begin());
+  buf.swap(next);
+  return true;
+}
+
+}  // namespace
+
+int64_t LcBlstmState::Capacity() const {
+  return h.empty() ? 0 : static_cast<int64_t>(fwd.size() / h.size());
+}
+
+LcBlstm::LcBlstm(const LcBlstmWeights& w, const LcBlstmOptions& opts) : w_(w), opts_(opts) {
+  const int64_t d = w.input_dim, h = w.hidden, o = w.num_outputs;
+  if (d < 1 || h < 1 || o < 1) throw std::invalid_argument("LcBlstm: sizes must be positive");
+  if (static_cast<int64_t>(w.w_in.size()) != d * 8 * h || static_cast<int64_t>(w.b_in.size()) != 8 * h ||
+      static_cast<int64_t>(w.w_hh_fwd.size()) != h * 4 * h || static_cast<int64_t>(w.w_hh_bwd.size()) != h * 4 * h ||
+      static_cast<int64_t>(w.w_out.size()) != 2 * h * o || static_cast<int64_t>(w.b_out.size()) != o)
+    throw std::invalid_argument("LcBlstm: a weight has the wrong size");
+  if (opts.chunk_frames < 0 || opts.right_context_frames < 0)
+    throw std::invalid_argument("LcBlstm: chunk_frames and right_context_frames must be >= 0");
+  w_in_packed_ = Packed(w.w_in, d, 8 * h);
+  w_hh_fwd_packed_ = Packed(w.w_hh_fwd, h, 4 * h);
+  w_hh_bwd_packed_ = Packed(w.w_hh_bwd, h, 4 * h);
+  w_out_packed_ = Packed(w.w_out, 2 * h, o);
+}
+
+LcBlstmState LcBlstm::NewState() const {
+  LcBlstmState st;
+  ResetState(&st);
+  return st;
+}
+
+void LcBlstm::ResetState(LcBlstmState* st) const {
+  st->h.assign(w_.hidden, 0.0f);
+  st->c.assign(w_.hidden, 0.0f);
+  st->fwd.clear();
+  st->gates.clear();
+  st->fwd.shrink_to_fit();
+  st->gates.shrink_to_fit();
+  st->head = st->frames_in = st->frames_out = 0;
+}
+
+void LcBlstm::Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
+  for (auto& in : inputs) {
+    if (!in.state || !in.logits) throw std::invalid_argument("LcBlstm::Step: missing state or logits");
+    if (in.num_frames < 0 || (in.num_frames > 0 && !in.frames))
+      throw std::invalid_argument("LcBlstm::Step: bad frames");
+    in.logits->clear();
+  }
+  Forward(inputs, pool);
+  std::vector<Window> windows;
+  for (size_t i = 0; i < inputs.size(); ++i) Windows(inputs[i], static_cast<int64_t>(i), &windows);
+  Backward(inputs, windows, pool);
+  for (auto& in : inputs)
+    if (in.finish) ResetState(in.state);
+}
+
+void LcBlstm::Recur(const LstmRecurArgs& a, ThreadPool* pool) const {
+  const int64_t groups = Groups(pool, a.num_streams, kMinStreamsPerThread);
+  if (groups == 1) {
+    LstmRecur(a);
+    return;
+  }
+  // Contiguous groups of streams, each its own recurrence (the streams are independent).
+  const int64_t s = a.num_streams, h = a.hidden;
+  pool->ParallelFor(groups, [&](int64_t g) {
+    const int64_t lo = s * g / groups, hi = s * (g + 1) / groups, n = hi - lo;
+    std::vector<int64_t> counts;
+    for (int64_t t = 0; t < a.num_steps; ++t) {
+      const int64_t k = std::clamp<int64_t>(a.counts[t] - lo, 0, n);
+      if (k == 0) break;
+      counts.push_back(k);
+    }
+    const int64_t steps = static_cast<int64_t>(counts.size());
+    std::vector<float> out(static_cast<size_t>(steps * n * h));
+    LstmRecurArgs b = a;
+    b.num_steps = steps;
+    b.num_streams = n;
+    b.gates_x = a.gates_x + lo * a.gates_stream_stride;
+    b.counts = counts.data();
+    b.h = a.h + lo * h;
+    b.c = a.c + lo * h;
+    b.out = out.data();
+    LstmRecur(b);
+    for (int64_t t = 0; t < steps; ++t)
+      std::memcpy(a.out + (t * s + lo) * h, out.data() + t * n * h, sizeof(float) * counts[t] * h);
+  });
+}
+
+void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
+  const int64_t d = w_.input_dim, h = w_.hidden, g4 = 4 * h, g8 = 8 * h;
+  std::vector<int64_t> order;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].num_frames > 0) order.push_back(static_cast<int64_t>(i));
+  if (order.empty()) return;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return inputs[a].num_frames > inputs[b].num_frames; });
+  const int64_t s = static_cast<int64_t>(order.size()), n_max = inputs[order[0]].num_frames;
+  std::vector<int64_t> lens;
+  for (int64_t i : order) lens.push_back(inputs[i].num_frames);
+  // Time-major input grid (n_max, s, D), zero-padded, then the projections of both directions.
+  std::vector<float> x(static_cast<size_t>(n_max * s * d), 0.0f);
+  for (int64_t k = 0; k < s; ++k) {
+    const LcBlstmInput& in = inputs[order[k]];
+    for (int64_t t = 0; t < in.num_frames; ++t)
+      std::memcpy(x.data() + (t * s + k) * d, in.frames + t * d, sizeof(float) * d);
+  }
+  const int64_t rows = n_max * s;
+  std::vector<float> gates(static_cast<size_t>(rows * g8));
+  const int64_t groups = Groups(pool, rows, kMinRowsPerThread);
+  auto project = [&](int64_t g) {
+    const int64_t lo = rows * g / groups, hi = rows * (g + 1) / groups;
+    LstmAffineArgs a;
+    a.rows = hi - lo;
+    a.in_dim = d;
+    a.out_dim = g8;
+    a.x = x.data() + lo * d;
+    a.w = WeightMatrix::Packed(w_in_packed_.data(), d);
+    a.b = w_.b_in.data();
+    a.out = gates.data() + lo * g8;
+    LstmAffine(a);
+  };
+  if (groups == 1) project(0);
+  else pool->ParallelFor(groups, project);
+
+  std::vector<float> hs(static_cast<size_t>(s * h)), cs(static_cast<size_t>(s * h));
+  for (int64_t k = 0; k < s; ++k) {
+    const LcBlstmState& st = *inputs[order[k]].state;
+    std::copy(st.h.begin(), st.h.end(), hs.begin() + k * h);
+    std::copy(st.c.begin(), st.c.end(), cs.begin() + k * h);
+  }
+  const std::vector<int64_t> counts = StepCounts(lens);
+  std::vector<float> out(static_cast<size_t>(n_max * s * h));
+  LstmRecurArgs a;
+  a.num_steps = n_max;
+  a.num_streams = s;
+  a.hidden = h;
+  a.gates_x = gates.data();
+  a.gates_step_stride = s * g8;
+  a.gates_stream_stride = g8;
+  a.counts = counts.data();
+  a.w_hh_t = WeightMatrix::Packed(w_hh_fwd_packed_.data(), h);
+  a.h = hs.data();
+  a.c = cs.data();
+  a.out = out.data();
+  Recur(a, pool);
+  for (int64_t k = 0; k < s; ++k) {
+    LcBlstmState& st = *inputs[order[k]].state;
+    const int64_t n = lens[k], used = st.Pending();
+    std::copy(hs.begin() + k * h, hs.begin() + (k + 1) * h, st.h.begin());
+    std::copy(cs.begin() + k * h, cs.begin() + (k + 1) * h, st.c.begin());
+    const bool moved = MakeRoom(st.fwd, h, st.head, used, n);
+    MakeRoom(st.gates, g4, st.head, used, n);  // same rows as fwd, so the same decision
+    if (moved) st.head = 0;
+    float* fwd = st.fwd.data() + (st.head + used) * h;
+    float* gx = st.gates.data() + (st.head + used) * g4;
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(fwd + t * h, out.data() + (t * s + k) * h, sizeof(float) * h);
+      std::memcpy(gx + t * g4, gates.data() + (t * s + k) * g8 + g4, sizeof(float) * g4);
+    }
+    st.frames_in += n;
+  }
+}
+
+void LcBlstm::Windows(const LcBlstmInput& in, int64_t index, std::vector<Window>* out) const {
+  const int64_t n = in.state->Pending(), right = opts_.right_context_frames;
+  const bool offline = opts_.chunk_frames == 0;
+  const int64_t c = offline ? std::max<int64_t>(n, 1) : opts_.chunk_frames;
+  int64_t pos = 0;
+  while (!offline && n - pos >= c + right) {
+    out->push_back({index, pos, c + right, c});
+    pos += c;
+  }
+  if (!in.finish) return;
+  for (; pos < n; pos += c) out->push_back({index, pos, std::min(c + right, n - pos), std::min(c, n - pos)});
+}
+
+void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, ThreadPool* pool) const {
+  if (windows.empty()) return;
+  const int64_t h = w_.hidden, g4 = 4 * h, o = w_.num_outputs;
+  std::stable_sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) { return a.length > b.length; });
+  const int64_t nw = static_cast<int64_t>(windows.size()), n_max = windows[0].length;
+  // The windows' gates, time-reversed, time-major (n_max, nw, 4H); rows past a window's end unread.
+  std::vector<float> grid(static_cast<size_t>(n_max * nw * g4));
+  std::vector<int64_t> lens;
+  for (int64_t k = 0; k < nw; ++k) {
+    const Window& win = windows[k];
+    const LcBlstmState& st = *inputs[win.input].state;
+    const float* src = st.gates.data() + (st.head + win.pos) * g4;
+    for (int64_t t = 0; t < win.length; ++t)
+      std::memcpy(grid.data() + (t * nw + k) * g4, src + (win.length - 1 - t) * g4, sizeof(float) * g4);
+    lens.push_back(win.length);
+  }
+  std::vector<float> hs(static_cast<size_t>(nw * h), 0.0f), cs(hs), out(static_cast<size_t>(n_max * nw * h));
+  const std::vector<int64_t> counts = StepCounts(lens);
+  LstmRecurArgs a;
+  a.num_steps = n_max;
+  a.num_streams = nw;
+  a.hidden = h;
+  a.gates_x = grid.data();
+  a.gates_step_stride = nw * g4;
+  a.gates_stream_stride = g4;
+  a.counts = counts.data();
+  a.w_hh_t = WeightMatrix::Packed(w_hh_bwd_packed_.data(), h);
+  a.h = hs.data();
+  a.c = cs.data();
+  a.out = out.data();
+  Recur(a, pool);
+  // Output layer over [h_fwd, h_bwd] of every kept row, in time order per stream.
+  std::vector<int64_t> by_time(static_cast<size_t>(nw));
+  std::iota(by_time.begin(), by_time.end(), 0);
+  std::stable_sort(by_time.begin(), by_time.end(), [&](int64_t x, int64_t y) {
+    return windows[x].input != windows[y].input ? windows[x].input < windows[y].input : windows[x].pos < windows[y].pos;
+  });
+  int64_t rows = 0;
+  for (const Window& win : windows) rows += win.chunk;
+  std::vector<float> hcat(static_cast<size_t>(rows * 2 * h)), logits(static_cast<size_t>(rows * o));
+  int64_t r = 0;
+  for (int64_t k : by_time) {
+    const Window& win = windows[k];
+    const LcBlstmState& st = *inputs[win.input].state;
+    for (int64_t j = 0; j < win.chunk; ++j, ++r) {
+      std::memcpy(hcat.data() + r * 2 * h, st.fwd.data() + (st.head + win.pos + j) * h, sizeof(float) * h);
+      std::memcpy(hcat.data() + r * 2 * h + h, out.data() + ((win.length - 1 - j) * nw + k) * h, sizeof(float) * h);
+    }
+  }
+  LstmAffineArgs lin;
+  lin.rows = rows;
+  lin.in_dim = 2 * h;
+  lin.out_dim = o;
+  lin.x = hcat.data();
+  lin.w = WeightMatrix::Packed(w_out_packed_.data(), 2 * h);
+  lin.b = w_.b_out.data();
+  lin.out = logits.data();
+  LstmAffine(lin);
+  r = 0;
+  for (int64_t k : by_time) {
+    const Window& win = windows[k];
+    LcBlstmInput& in = inputs[win.input];
+    in.logits->insert(in.logits->end(), logits.begin() + r * o, logits.begin() + (r + win.chunk) * o);
+    r += win.chunk;
+    in.state->head += win.chunk;
+    in.state->frames_out += win.chunk;
+  }
+}
+
+}  // namespace ser
