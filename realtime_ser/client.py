@@ -23,8 +23,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from realtime_ser.audio import SAMPLE_RATE, AudioError, iter_blocks
-from realtime_ser.stream import (CHUNK_MS, ENDPOINT_MS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RIGHT_CONTEXT_MS,
-                                 OutputClosed, Parser, _expand, _name, discard_stdout, ms_option)
+from realtime_ser.engine import EngineConfig
+from realtime_ser.stream import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OutputClosed, Parser, _expand, _name, discard_stdout
+from realtime_ser.timebase import ms_option
 
 PROG = "python -m realtime_ser.client"
 
@@ -35,10 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--url", default="ws://127.0.0.1:8000/ws", help="server (default ws://127.0.0.1:8000/ws)")
     p.add_argument("--realtime", action="store_true", help="send audio at real-time pace")
     p.add_argument("--block-ms", type=ms_option(10, 10000), default=100, help="audio per message (default 100)")
-    p.add_argument("--chunk-ms", type=ms_option(*CHUNK_MS), default=None, help="BiLSTM chunk (default: server's)")
-    p.add_argument("--right-context-ms", type=ms_option(*RIGHT_CONTEXT_MS), default=None,
+    p.add_argument("--chunk-ms", type=ms_option(*EngineConfig.range_ms("chunk_ms")), default=None, help="BiLSTM chunk (default: server's)")
+    p.add_argument("--right-context-ms", type=ms_option(*EngineConfig.range_ms("right_context_ms")), default=None,
                    help="BiLSTM right context (default: server's)")
-    p.add_argument("--endpoint-ms", type=ms_option(*ENDPOINT_MS), default=None,
+    p.add_argument("--endpoint-ms", type=ms_option(*EngineConfig.range_ms("endpoint_ms")), default=None,
                    help="Null run that ends a segment (default: server's)")
     p.add_argument("--partials", action="store_true", help="also print the running decision")
     p.add_argument("--posteriors", action="store_true", help="also print frame posteriors")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -51,51 +51,92 @@ from realtime_ser.decoder import decision_from_stats
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
 from realtime_ser.lstm import LstmWeights
 from realtime_ser.normalize import Normalizer, native_options
-from realtime_ser.timebase import FRAME_S, ms_to_frames
+from realtime_ser.timebase import FRAME_S, ms_option, ms_to_frames
 
 DEFAULT_RIGHT_CONTEXT_MS = 200
 MAX_SEGMENT_MS = 3_600_000  # upper bound of EngineConfig.max_segment_ms (1 h)
 
 
+def _option(default, help: str, ms: tuple[int, int] | None = None, flag: str | None = None):
+    """A config field with its command-line help, and for times its range in ms."""
+    return field(default=default, metadata={"help": help, "ms": ms, "flag": flag})
+
+
 @dataclass
 class EngineConfig:
-    """Engine settings. Times are in ms and must be whole multiples of 10 ms (one frame)."""
+    """Engine settings; the command lines (stream, live, serve) take their flags from here.
 
-    model: str | None = None              # model directory; None = the bundled default
-    chunk_ms: int = 100                   # BiLSTM chunk
-    right_context_ms: int | None = None   # None = the model's trained right context, else 200
-    endpoint_ms: int = 500                # Null run that closes a segment
-    max_segment_ms: int = 30000           # a segment this long is closed and a new one started
-    posteriors: bool = False              # emit Posteriors events
-    partials: bool = False                # emit Partial events
-    spikes: bool = True                   # emit Spike events
-    threads: int = 0                      # native threads of decode(); 0 = one per core
+    Times are in ms and must be whole multiples of 10 ms (one frame)."""
+
+    model: str | None = _option(None, "model directory (default: the bundled one)")
+    chunk_ms: int = _option(100, "BiLSTM chunk, ms", ms=(10, 10000))
+    right_context_ms: int | None = _option(None, "BiLSTM right context, ms (default: the model's, else 200)",
+                                           ms=(0, 5000))
+    endpoint_ms: int = _option(500, "Null run that ends a segment, ms", ms=(10, 60000))
+    max_segment_ms: int = _option(30000, "longest segment, ms; a longer one is closed and a new one started",
+                                  ms=(100, MAX_SEGMENT_MS))
+    posteriors: bool = _option(False, "also emit frame posteriors")
+    partials: bool = _option(False, "also emit the running decision")
+    spikes: bool = _option(True, "do not emit spike events", flag="--no-spikes")
+    threads: int = _option(0, "native threads of decode() (default 0: one per core)")
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message if a setting is out of range."""
-        _check_ms("chunk_ms", self.chunk_ms, minimum=10)
-        if self.right_context_ms is not None:
-            _check_ms("right_context_ms", self.right_context_ms, minimum=0)
-        _check_ms("endpoint_ms", self.endpoint_ms, minimum=10)
-        _check_ms("max_segment_ms", self.max_segment_ms, minimum=100, maximum=MAX_SEGMENT_MS)
+        for f in fields(self):
+            if f.metadata["ms"] is not None and not (f.default is None and getattr(self, f.name) is None):
+                _check_ms(f.name, getattr(self, f.name), *f.metadata["ms"])
         if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) or not 0 <= self.threads <= 64:
             raise ValueError(f"threads must be a whole number in [0, 64] (0: one per core), got {self.threads!r}")
+
+    @classmethod
+    def add_arguments(cls, parser, names: tuple[str, ...] = ("model", "chunk_ms", "right_context_ms",
+                                                             "endpoint_ms", "max_segment_ms", "threads")) -> None:
+        """Command-line flags for the named fields (help, defaults and ranges from the fields)."""
+        for f in fields(cls):
+            if f.name not in names:
+                continue
+            flag = f.metadata["flag"] or "--" + f.name.replace("_", "-")
+            if f.type in ("bool", bool):
+                parser.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
+                                    help=f.metadata["help"])
+            elif f.metadata["ms"] is not None:
+                low, high = f.metadata["ms"]
+                default = "" if f.default is None else f"default {f.default}; "
+                parser.add_argument(flag, dest=f.name, type=ms_option(low, high), default=f.default,
+                                    help=f"{f.metadata['help']} ({default}{low}..{high})")
+            elif f.name == "threads":
+                parser.add_argument(flag, dest=f.name, type=int, default=f.default, metavar="N",
+                                    help=f.metadata["help"])
+            else:
+                parser.add_argument(flag, dest=f.name, default=f.default, metavar="DIR", help=f.metadata["help"])
+
+    @classmethod
+    def range_ms(cls, name: str) -> tuple[int, int]:
+        """(low, high) ms of a time field."""
+        return next(f.metadata["ms"] for f in fields(cls) if f.name == name)
+
+    @classmethod
+    def from_args(cls, args, **fixed) -> "EngineConfig":
+        """The config of parsed flags (fields without a flag keep their defaults, or `fixed`)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in vars(args).items() if k in known}
+        return cls(**(values | fixed))
 
     def __str__(self) -> str:
         right = "model's" if self.right_context_ms is None else f"{self.right_context_ms} ms"
         flags = [name for name in ("posteriors", "partials", "spikes") if getattr(self, name)]
         return (f"model={self.model or 'default'} chunk={self.chunk_ms} ms right_context={right} "
-                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms events=segment,utterance"
-                + "".join("," + f for f in flags))
+                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms threads={self.threads or 'auto'} "
+                f"events=segment,utterance" + "".join("," + f for f in flags))
 
 
-def _check_ms(name: str, value, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number of ms, got {value!r}")
-    if value < minimum or value % 10:
-        raise ValueError(f"{name} must be a multiple of 10 ms and at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum} ms, got {value}")
+def _check_ms(name: str, value, minimum: int, maximum: int) -> None:
+    try:
+        ms_to_frames(value, name)
+    except ValueError as err:
+        raise ValueError(f"{err} (range {minimum}..{maximum} ms)") from None
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must lie in {minimum}..{maximum} ms, got {value}")
 
 
 class Engine:

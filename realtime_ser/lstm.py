@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_ser import _native
+from realtime_ser.timebase import Chunking
 
 BACKENDS = ("native", "numba", "numpy")
 
@@ -221,15 +222,12 @@ class StreamingBiLstm:
 
     def __init__(self, model, chunk_frames: int | None, right_context_frames: int = 0,
                  backend: str = "native"):
-        if chunk_frames is not None and (int(chunk_frames) != chunk_frames or chunk_frames < 1):
-            raise ValueError(f"chunk_frames must be None or >= 1, not {chunk_frames!r}")
-        if int(right_context_frames) != right_context_frames or right_context_frames < 0:
-            raise ValueError(f"right_context_frames must be >= 0, not {right_context_frames!r}")
+        chunking = Chunking(chunk_frames, right_context_frames)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.weights = LstmWeights.of(model)
-        self.chunk = None if chunk_frames is None else int(chunk_frames)
-        self.right = int(right_context_frames)
+        self.chunking = chunking
+        self.chunk, self.right = chunking.chunk_frames, chunking.right_context_frames
         self.backend = backend
         w = self.weights
         self._core = None
@@ -251,7 +249,7 @@ class StreamingBiLstm:
     @property
     def latency_frames(self) -> int | None:
         """Worst-case frames a frame waits for its output (None: until the end)."""
-        return None if self.chunk is None else self.chunk - 1 + self.right
+        return self.chunking.latency_frames
 
     def new_state(self):
         """A stream's state: _native.LcBlstmState, or BiLstmState for the numpy forms."""

@@ -41,11 +41,6 @@ PROG = "python -m realtime_ser.stream"
 STDIN = "-"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# Option ranges (ms, multiples of 10).
-CHUNK_MS = (10, 10000)
-RIGHT_CONTEXT_MS = (0, 5000)
-ENDPOINT_MS = (10, 60000)
-
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit 2)."""
@@ -54,32 +49,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def ms_option(low: int, high: int):
-    """An argparse type: a whole number of ms, a multiple of 10, in [low, high]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of ms, got {text!r}") from None
-        if not low <= value <= high or value % 10:
-            raise argparse.ArgumentTypeError(
-                f"expected a multiple of 10 from {low} to {high} ms, got {value}")
-        return value
-
-    return parse
-
-
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    """--model, --chunk-ms, --right-context-ms, --endpoint-ms (shared with realtime_ser.live)."""
-    p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
-    p.add_argument("--chunk-ms", type=ms_option(*CHUNK_MS), default=100,
-                   help=f"BiLSTM chunk, ms (default 100; {CHUNK_MS[0]}..{CHUNK_MS[1]})")
-    p.add_argument("--right-context-ms", type=ms_option(*RIGHT_CONTEXT_MS), default=None,
-                   help=f"BiLSTM right context, ms (default: the model's, else 200; "
-                        f"{RIGHT_CONTEXT_MS[0]}..{RIGHT_CONTEXT_MS[1]})")
-    p.add_argument("--endpoint-ms", type=ms_option(*ENDPOINT_MS), default=500,
-                   help=f"Null run that ends a segment, ms (default 500; {ENDPOINT_MS[0]}..{ENDPOINT_MS[1]})")
+    """The engine's flags (--model, --chunk-ms, --right-context-ms, --endpoint-ms, --max-segment-ms,
+    --threads), generated from EngineConfig; shared with realtime_ser.live and realtime_ser.serve."""
+    EngineConfig.add_arguments(p)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,9 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR|-",
                    help="audio files, directories, named pipes, or - for stdin")
     add_engine_options(p)
-    p.add_argument("--partials", action="store_true", help="also print the running decision")
-    p.add_argument("--posteriors", action="store_true", help="also print frame posteriors")
-    p.add_argument("--no-spikes", action="store_true", help="do not print spike events")
+    EngineConfig.add_arguments(p, ("partials", "posteriors", "spikes"))
     p.add_argument("--latency", action="store_true", help="add latency_s (seconds) to every event")
     p.add_argument("--realtime", action="store_true", help="feed audio at real-time pace")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
@@ -145,9 +116,7 @@ def main(argv=None) -> int:
 
 def _load_engine(args) -> Engine | None:
     """The engine, or None after one line on stderr."""
-    config = EngineConfig(model=args.model, chunk_ms=args.chunk_ms, right_context_ms=args.right_context_ms,
-                          endpoint_ms=args.endpoint_ms, posteriors=args.posteriors,
-                          partials=args.partials, spikes=not args.no_spikes)
+    config = EngineConfig.from_args(args)
     try:
         return Engine(config)
     except (ModelError, ValueError, OSError) as err:

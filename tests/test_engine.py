@@ -501,3 +501,38 @@ def test_serving_does_not_import_numba():
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_command_line_flags_come_from_the_config():
+    """stream, live and serve take the engine's flags, defaults and ranges from EngineConfig."""
+    import argparse
+    from dataclasses import fields
+
+    from realtime_ser import live, serve, stream
+
+    for parse in (stream.parse_args, live.parse_args, serve.parse_args):
+        argv = ["x.wav"] if parse is stream.parse_args else []
+        args = parse(argv + ["--chunk-ms", "50", "--max-segment-ms", "1000", "--threads", "1"])
+        cfg = EngineConfig.from_args(args)
+        assert (cfg.chunk_ms, cfg.max_segment_ms, cfg.threads) == (50, 1000, 1)
+        assert cfg.endpoint_ms == EngineConfig().endpoint_ms
+    p = argparse.ArgumentParser()
+    EngineConfig.add_arguments(p, tuple(f.name for f in fields(EngineConfig)))
+    assert EngineConfig.from_args(p.parse_args([])) == EngineConfig()
+    assert EngineConfig.from_args(p.parse_args(["--no-spikes", "--posteriors"])).spikes is False
+    for name in ("chunk_ms", "right_context_ms", "endpoint_ms", "max_segment_ms"):
+        low, high = EngineConfig.range_ms(name)
+        flag = "--" + name.replace("_", "-")
+        for value, ok in ((low, True), (high, True), (high + 10, False), (low + 5, False)):
+            try:
+                p.parse_args([flag, str(value)])
+                parsed = True
+            except SystemExit:
+                parsed = False
+            assert parsed == ok, (name, value)
+            try:
+                EngineConfig(**{name: value}).validate()
+                valid = True
+            except ValueError:
+                valid = False
+            assert valid == ok, (name, value)

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from realtime_ser.engine import Engine, EngineConfig
@@ -37,3 +38,19 @@ def test_ms_arg():
     for bad in ("15", "x", "-10"):
         with pytest.raises(Exception):
             ms_arg(bad)
+
+
+def test_chunking_validates_and_converts():
+    from realtime_ser.timebase import Chunking
+
+    c = Chunking.from_ms(100, 200)
+    assert (c.chunk_frames, c.right_context_frames, c.latency_frames) == (10, 20, 29)
+    assert str(c) == "chunks of 100 ms + 200 ms right context"
+    offline = Chunking.from_ms(None, 200)
+    assert offline.offline and offline.right_context_frames == 0 and offline.latency_frames is None
+    assert Chunking(np.int64(4), np.int64(0)).chunk_frames == 4
+    for bad in ((0, 0), (3.5, 0), (True, 0), (4, -1), (4, 1.0)):
+        with pytest.raises(ValueError):
+            Chunking(*bad)
+    with pytest.raises(ValueError, match="chunk_ms"):
+        Chunking.from_ms(15, 0)

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from realtime_ser.timebase import Chunking
+
 N_EMOTIONS = 4
 CTC_WEIGHT_NAMES = (
     "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
@@ -44,11 +46,8 @@ def flip_within(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def check_chunking(chunk_frames, right_context_frames) -> None:
-    """chunk_frames: None (whole utterances) or >= 1; right_context_frames >= 0."""
-    if chunk_frames is not None and (int(chunk_frames) != chunk_frames or chunk_frames < 1):
-        raise ValueError(f"chunk_frames must be None or a positive integer, not {chunk_frames!r}")
-    if int(right_context_frames) != right_context_frames or right_context_frames < 0:
-        raise ValueError(f"right_context_frames must be >= 0, not {right_context_frames!r}")
+    """chunk_frames: None (whole utterances) or >= 1; right_context_frames >= 0 (the runtime's Chunking)."""
+    Chunking(chunk_frames, right_context_frames)
 
 
 class BiLstm(nn.Module):
