@@ -2,9 +2,6 @@
 #ifndef SER_FRAME_H_
 #define SER_FRAME_H_
 
-#include <string>
-#include <vector>
-
 namespace ser {
 
 constexpr int kSampleRate = 16000;
@@ -22,12 +19,6 @@ struct FrameData {
   const float* pitch;     // kPitchLength samples from frame start - kPitchLeft; zeros outside the signal
   const float* windowed;  // kFrameLength samples: Hamming * (raw - mean(raw))
   const float* power;     // kNumBins: |rfft_512(windowed)|^2, no normalisation
-};
-
-// A descriptor's stable name and how many differences (0, 1 or 2) the set appends for it.
-struct DescriptorInfo {
-  std::string name;
-  int delta_order;
 };
 
 }  // namespace ser
