@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from realtime_ser import audio, features
+from realtime_ser import _native, audio, features
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "realtime_ser" / "samples" / "speech.wav"
@@ -70,11 +71,8 @@ def test_golden_file_is_for_this_version():
     assert names == features.NAMES, f"{GOLDEN.name}: the descriptor names or their order changed"
 
 
-def test_features_match_golden_frames():
-    version, _, labels, want = read_golden()
-    frames, picked, mean = _rows()
-    assert labels == [str(t) for t in frames] + ["mean"], f"{GOLDEN.name}: the frame count of the sample changed"
-    got = np.vstack([picked, mean])
+def check_against_golden(got: np.ndarray, want: np.ndarray, labels: list[str], version: str) -> None:
+    """Raises AssertionError (naming the version bump) if got differs from want beyond rounding."""
     atol = ATOL_OF_COLUMN * np.abs(want).max(0) + 1e-6
     bad = ~(np.abs(got - want) <= RTOL * np.abs(want) + atol)
     if bad.any():
@@ -86,6 +84,29 @@ def test_features_match_golden_frames():
             f"columns: {', '.join(cols[:12])}{' ...' if len(cols) > 12 else ''}). The bundled model was trained "
             f"on these numbers: if the change is meant, bump kLldVersion in csrc/ser/online_lld.h (now "
             f"{version}) and regenerate {GOLDEN.name} (PYTHONPATH=$PWD python tests/test_golden_features.py --update).")
+
+
+def test_features_match_golden_frames():
+    version, _, labels, want = read_golden()
+    frames, picked, mean = _rows()
+    assert labels == [str(t) for t in frames] + ["mean"], f"{GOLDEN.name}: the frame count of the sample changed"
+    check_against_golden(np.vstack([picked, mean]), want, labels, version)
+
+
+def test_a_changed_descriptor_fails_with_the_bump_message():
+    version, _, labels, want = read_golden()
+    col = features.NAMES.index("mfcc_3")
+    got = want.copy()
+    got[5, col] *= 1.01  # a 1 % change in one value
+    with pytest.raises(AssertionError, match="without a version bump.*mfcc_3.*bump kLldVersion"):
+        check_against_golden(got, want, labels, version)
+    check_against_golden(want * (1 + 1e-5), want, labels, version)  # float rounding passes
+
+
+def test_descriptor_table_totals():
+    names = [n for n, _ in _native.lld_descriptors()]
+    assert len(names) == _native.OnlineLld.dim == 121 and len(set(names)) == len(names)
+    assert features.DIM == len(set(features.NAMES)) == _native.FEATURE_DIM == 238
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ void PybindDelta(py::module_& m);
 void PybindLstm(py::module_& m);
 void PybindAdaptiveNorm(py::module_& m);
 void PybindSegmentTracker(py::module_& m);
+void PybindDsp(py::module_& m);
+void PybindSimd(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
@@ -19,4 +21,6 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindLstm(m);
   ser::PybindAdaptiveNorm(m);
   ser::PybindSegmentTracker(m);
+  ser::PybindDsp(m);
+  ser::PybindSimd(m);
 }

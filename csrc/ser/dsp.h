@@ -20,7 +20,8 @@ constexpr float kPreEmphasis = 0.97f;
 std::vector<float> HammingWindow(int n);
 
 // |1 - kPreEmphasis e^{-jw}|^2: the pre-emphasis filter's power response at w (rad/sample),
-// for applying it in the power-spectrum domain.
+// for applying it in the power-spectrum domain. kPreEmphasis^2 is a float product (as when
+// the feature set was fixed; tests/test_golden_features.py pins the numbers).
 inline double PreEmphasisPowerGain(double w) {
   return 1.0 + kPreEmphasis * kPreEmphasis - 2.0 * kPreEmphasis * std::cos(w);
 }

@@ -68,7 +68,7 @@ class SpectralDescriptors {
   float chroma_weights_[kNumChroma][kChromaBins];
 
   // Per-frame scratch (no allocation in Compute).
-  float clean_power_[kPaddedBins];  // power clamped to [0, 1e30], NaN -> 0, zero tail
+  float clean_power_[kPaddedBins];  // power through simd::CleanPower (within [0, 1e30]), zero tail
   float log_power_[kNumBins];
   float magnitude_[kNumBins];
   float shape_sums_[4];             // sum P, sum f*P, sum P*lnP, sum lnP over bins 1..256
