@@ -63,16 +63,14 @@ FormantAnalysis::FormantAnalysis() {
 // 11 kHz signal, every root of A(z) in (50, 5450) Hz. Envelope peaks seed the root search,
 // each root found is deflated out. Returns the count, ascending in frequency.
 SER_MULTIVERSION int FormantAnalysis::Compute(const float* power, Formant* out) const {
-  static_assert(kFormantBinsPad % 8 == 0 && kFormantBinsPad <= kNumBins, "padded formant bins");
+  static_assert(kFormantBinsPad % simd::kLanes == 0 && kFormantBinsPad <= kNumBins, "padded formant bins");
   double r[kOrder + 1], a[kOrder + 1];
-  for (int k = 0; k <= kOrder; ++k) {  // one dot product per lag, 8 partial sums
+  for (int k = 0; k <= kOrder; ++k) {  // one dot product per lag, in lane partial sums
     const float* t = &formant_cos_[k * kFormantBinsPad];
-    float part[8] = {};
-    for (int b = 0; b < kFormantBinsPad; b += 8)
-      for (int j = 0; j < 8; ++j) part[j] += power[b + j] * t[b + j];
-    float total = 0.0f;
-    for (float v : part) total += v;
-    r[k] = total;
+    float part[simd::kLanes] = {};
+    for (int b = 0; b < kFormantBinsPad; b += simd::kLanes)
+      for (int j = 0; j < simd::kLanes; ++j) part[j] += power[b + j] * t[b + j];
+    r[k] = simd::LaneSum(part);
   }
   AddNoiseFloor(r);
   LevinsonDurbin(r, kOrder, a);

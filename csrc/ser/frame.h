@@ -9,6 +9,7 @@ constexpr int kFrameLength = 400;  // 25 ms
 constexpr int kFrameShift = 160;   // 10 ms
 constexpr int kFftSize = 512;
 constexpr int kNumBins = kFftSize / 2 + 1;
+constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;  // FFT bin spacing
 // Pitch analysis uses a longer window centred on the frame centre.
 constexpr int kPitchLength = 640;  // 40 ms
 constexpr int kPitchLeft = (kPitchLength - kFrameLength) / 2;  // samples before frame start

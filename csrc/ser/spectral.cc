@@ -24,7 +24,6 @@ using simd::kLanes;
 constexpr float kFloor = 1e-10f;      // power floor before logs
 constexpr float kLogFloor = -23.02585093f;  // ln(kFloor)
 constexpr float kLogCeil = 60.0f;     // keeps the RASTA state finite on absurd input
-constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;
 constexpr float kCompression = 0.33f;  // intensity-loudness power law
 constexpr float kCepLifter = 22.0f;
 constexpr float kMelLowHz = 20.0f;

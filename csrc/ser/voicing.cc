@@ -68,7 +68,6 @@ float Db(double num, double den) {
 
 // Largest power bin within one bin of freq.
 float HarmonicPower(const float* power, float freq) {
-  constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;
   if (!(freq > 0.0f)) return 0.0f;
   const int c = static_cast<int>(std::lround(freq / kBinHz));
   const int lo = std::clamp(c - 1, 1, kNumBins - 1), hi = std::clamp(c + 1, 1, kNumBins - 1);
