@@ -13,6 +13,8 @@ void PybindOnlineFeatures(py::module_& m);
 void PybindNormalizer(py::module_& m);
 void PybindLcBlstm(py::module_& m);
 void PybindOnlineStream(py::module_& m);
+void PybindDsp(py::module_& m);
+void PybindSimd(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
@@ -27,4 +29,6 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindNormalizer(m);
   ser::PybindLcBlstm(m);
   ser::PybindOnlineStream(m);
+  ser::PybindDsp(m);
+  ser::PybindSimd(m);
 }

@@ -13,7 +13,6 @@ namespace py = pybind11;
 namespace ser {
 
 void PybindOnlineFeatures(py::module_& m) {
-  m.attr("FEATURE_DIM") = FeatureDim();
   m.def("final_frames", &FinalFrames, py::arg("num_samples"),
         "Frames final once num_samples 16 kHz samples have arrived (input not finished).");
   py::class_<OnlineFeatures>(m, "OnlineFeatures",

@@ -15,6 +15,7 @@ void PybindOnlineLld(py::module_& m) {
   m.attr("FRAME_LENGTH") = kFrameLength;
   m.attr("FRAME_SHIFT") = kFrameShift;
   m.attr("PITCH_LOOKAHEAD") = kPitchLeft;
+  m.attr("FEATURE_DIM") = kFeatureDim;  // base descriptors plus their differences
   m.def("lld_descriptors", [] {
     std::vector<std::pair<std::string, int>> out;
     for (const auto& d : LldDescriptors()) out.emplace_back(d.name, d.delta_order);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ser/dsp.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -17,22 +18,21 @@ RealFft::RealFft(int n) : n_(n), half_(n / 2) {
     for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
     bitrev_[i] = r;
   }
-  const double pi = 3.14159265358979323846;
   // Stage twiddles laid out contiguously: stage with half-length h starts at h-1.
   twr_.assign(half_, 0.0f);
   twi_.assign(half_, 0.0f);
   for (int h = 1; h < half_; h <<= 1)
     for (int k = 0; k < h; ++k) {
-      twr_[h - 1 + k] = static_cast<float>(std::cos(-pi * k / h));
-      twi_[h - 1 + k] = static_cast<float>(std::sin(-pi * k / h));
+      twr_[h - 1 + k] = static_cast<float>(std::cos(-kPi * k / h));
+      twi_[h - 1 + k] = static_cast<float>(std::sin(-kPi * k / h));
     }
   re_.resize(half_);
   im_.resize(half_);
   post_re_.resize(half_);
   post_im_.resize(half_);
   for (int k = 0; k < half_; ++k) {
-    post_re_[k] = static_cast<float>(std::cos(-2.0 * pi * k / n_));
-    post_im_[k] = static_cast<float>(std::sin(-2.0 * pi * k / n_));
+    post_re_[k] = static_cast<float>(std::cos(-2.0 * kPi * k / n_));
+    post_im_[k] = static_cast<float>(std::sin(-2.0 * kPi * k / n_));
   }
   padded_.assign(n_, 0.0f);
   out_re_.resize(half_ + 1);

@@ -2,9 +2,6 @@
 #ifndef SER_FRAME_H_
 #define SER_FRAME_H_
 
-#include <string>
-#include <vector>
-
 namespace ser {
 
 constexpr int kSampleRate = 16000;
@@ -12,6 +9,7 @@ constexpr int kFrameLength = 400;  // 25 ms
 constexpr int kFrameShift = 160;   // 10 ms
 constexpr int kFftSize = 512;
 constexpr int kNumBins = kFftSize / 2 + 1;
+constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;  // FFT bin spacing
 // Pitch analysis uses a longer window centred on the frame centre.
 constexpr int kPitchLength = 640;  // 40 ms
 constexpr int kPitchLeft = (kPitchLength - kFrameLength) / 2;  // samples before frame start
@@ -22,12 +20,6 @@ struct FrameData {
   const float* pitch;     // kPitchLength samples from frame start - kPitchLeft; zeros outside the signal
   const float* windowed;  // kFrameLength samples: Hamming * (raw - mean(raw))
   const float* power;     // kNumBins: |rfft_512(windowed)|^2, no normalisation
-};
-
-// A descriptor's stable name and how many differences (0, 1 or 2) the set appends for it.
-struct DescriptorInfo {
-  std::string name;
-  int delta_order;
 };
 
 }  // namespace ser

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "ser/delta.h"
 
@@ -16,6 +17,7 @@ const FeatureLayout& Features() {
       if (all[i].delta_order >= 1) f.d_cols.push_back(i);
     for (size_t j = 0; j < f.d_cols.size(); ++j)
       if (all[f.d_cols[j]].delta_order >= 2) f.dd_cols.push_back(static_cast<int64_t>(j));
+    if (f.Dim() != kFeatureDim) throw std::logic_error("descriptor table and kFeatureDim disagree");
     return f;
   }();
   return layout;

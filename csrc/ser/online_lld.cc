@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "ser/dsp.h"
+
 namespace ser {
 
 const std::vector<DescriptorInfo>& LldDescriptors() {
@@ -16,18 +18,17 @@ const std::vector<DescriptorInfo>& LldDescriptors() {
   return all;
 }
 
-int LldDim() { return static_cast<int>(LldDescriptors().size()); }
+static_assert(kLldDim == 121, "ser-lld-1 has 121 base descriptors");
+static_assert(kFeatureDim == 238, "ser-lld-1 with deltas has 238 features");
+
+int LldDim() { return kLldDim; }
 
 OnlineLld::OnlineLld()
     : fft_(kFftSize),
-      hamming_(kFrameLength),
+      hamming_(HammingWindow(kFrameLength)),
       pitch_(kPitchLength),
       windowed_(kFrameLength),
-      power_(kNumBins) {
-  const double pi = 3.14159265358979323846;
-  for (int i = 0; i < kFrameLength; ++i)
-    hamming_[i] = static_cast<float>(0.54 - 0.46 * std::cos(2.0 * pi * i / (kFrameLength - 1)));
-}
+      power_(kNumBins) {}
 
 void OnlineLld::AcceptWaveform(const float* samples, int64_t n) {
   if (finished_ || n <= 0) return;

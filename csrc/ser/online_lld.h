@@ -17,6 +17,11 @@ namespace ser {
 // Version of the descriptor set. Bump it whenever any value it produces changes.
 constexpr const char* kLldVersion = "ser-lld-1";
 
+// Base descriptors per frame, and features per frame once the set's differences are appended.
+constexpr int kLldDim = SpectralDescriptors::kDim + VoicingDescriptors::kDim;
+constexpr int kFeatureDim = kLldDim + SpectralDescriptors::kDimDelta + VoicingDescriptors::kDimDelta +
+                            SpectralDescriptors::kDimDeltaDelta + VoicingDescriptors::kDimDeltaDelta;
+
 // Names and delta orders of every descriptor, in output order.
 const std::vector<DescriptorInfo>& LldDescriptors();
 int LldDim();

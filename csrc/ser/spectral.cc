@@ -3,20 +3,28 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 
+#include "ser/dsp.h"
 #include "ser/simd.h"
 
 namespace ser {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
+using simd::BitsFloat;
+using simd::CleanPower;
+using simd::FastExp;
+using simd::FastLog;
+using simd::FastSqrt;
+using simd::FloatBits;
+using simd::LaneSum;
+using simd::kLanes;
+
 constexpr float kFloor = 1e-10f;      // power floor before logs
 constexpr float kLogFloor = -23.02585093f;  // ln(kFloor)
 constexpr float kLogCeil = 60.0f;     // keeps the RASTA state finite on absurd input
-constexpr float kBinHz = static_cast<float>(kSampleRate) / kFftSize;
 constexpr float kCompression = 0.33f;  // intensity-loudness power law
-constexpr float kPreEmphasis = 0.97f;
 constexpr float kCepLifter = 22.0f;
 constexpr float kMelLowHz = 20.0f;
 constexpr float kMelHighHz = 8000.0f;
@@ -24,33 +32,75 @@ constexpr float kRastaPole = 0.94f;
 constexpr int kFirstBin = 1;  // spectral-shape range: bins 1 .. kNumBins-1 (no DC)
 constexpr int kShapeBins = kNumBins - kFirstBin;
 
-// Output layout, in the order of Descriptors().
-constexpr int kOutPlp = 0;
-constexpr int kOutMfcc = 5;
-constexpr int kOutLogEnergy = 20;
-constexpr int kOutRms = 21;
-constexpr int kOutZcr = 22;
-constexpr int kOutLoudness = 23;
-constexpr int kOutRolloff = 24;  // 4 values
-constexpr int kOutFlux = 28;
-constexpr int kOutCentroid = 29;
-constexpr int kOutEntropy = 30;
-constexpr int kOutVariance = 31;
-constexpr int kOutSkewness = 32;
-constexpr int kOutKurtosis = 33;
-constexpr int kOutHarmonicity = 34;
-constexpr int kOutFlatness = 35;
-constexpr int kOutChroma = 36;  // 12 values
-constexpr int kOutBandEnergy = 48;  // 2 values
-constexpr int kOutSlope = 50;   // 2 values
-constexpr int kOutAlphaRatio = 52;
-constexpr int kOutHammarberg = 53;
-constexpr int kOutAudspecL1 = 54;
-constexpr int kOutRastaL1 = 55;
-constexpr int kOutRasta = 56;  // 26 values
-constexpr int kNumOutputs = 82;
+// The outputs, in slot order: names, slots and sizes all come from this table.
+enum Block {
+  kPlp, kMfcc, kLogEnergy, kRms, kZcr, kLoudness, kRolloff, kFlux, kCentroid, kEntropy, kVariance,
+  kSkewness, kKurtosis, kHarmonicity, kFlatness, kChroma, kBandEnergy, kSlope, kAlphaRatio,
+  kHammarberg, kAudspecL1, kRastaL1, kRasta, kNumBlocks
+};
+constexpr int kNumRolloffs = 4;
+constexpr const char* kRolloffNames[kNumRolloffs] = {"rolloff_25", "rolloff_50", "rolloff_75", "rolloff_90"};
+constexpr const char* kBandEnergyNames[2] = {"band_energy_250_650", "band_energy_1000_4000"};
+constexpr const char* kSlopeNames[2] = {"slope_0_500", "slope_500_1500"};
+using S = SpectralDescriptors;
+constexpr DescriptorBlock kBlocks[] = {
+    {kPlp, "plp_#", S::kPlpOrder, 2, 1},
+    {kMfcc, "mfcc_#", S::kNumCeps, 2, 1},
+    {kLogEnergy, "log_energy", 1, 2},
+    {kRms, "rms_energy", 1, 1},
+    {kZcr, "zcr", 1, 1},
+    {kLoudness, "loudness", 1, 1},
+    {kRolloff, "rolloff", kNumRolloffs, 1, 0, kRolloffNames},
+    {kFlux, "spectral_flux", 1, 1},
+    {kCentroid, "spectral_centroid", 1, 1},
+    {kEntropy, "spectral_entropy", 1, 1},
+    {kVariance, "spectral_variance", 1, 1},
+    {kSkewness, "spectral_skewness", 1, 1},
+    {kKurtosis, "spectral_kurtosis", 1, 1},
+    {kHarmonicity, "spectral_harmonicity", 1, 1},
+    {kFlatness, "spectral_flatness", 1, 1},
+    {kChroma, "chroma_#", S::kNumChroma, 0, 0},
+    {kBandEnergy, "band_energy", 2, 1, 0, kBandEnergyNames},
+    {kSlope, "slope", 2, 1, 0, kSlopeNames},
+    {kAlphaRatio, "alpha_ratio", 1, 1},
+    {kHammarberg, "hammarberg_index", 1, 1},
+    {kAudspecL1, "audspec_l1norm", 1, 1},
+    {kRastaL1, "audspec_rasta_l1norm", 1, 1},
+    {kRasta, "audspec_rasta_#", S::kNumBands, 1, 0},
+};
+static_assert(IdsInOrder(kBlocks) && std::size(kBlocks) == kNumBlocks, "one row per Block, in order");
+static_assert(TotalSize(kBlocks) == S::kDim, "SpectralDescriptors::kDim: outputs in the table");
+static_assert(CountWithDeltas(kBlocks, 1) == S::kDimDelta && CountWithDeltas(kBlocks, 2) == S::kDimDeltaDelta,
+              "SpectralDescriptors::kDimDelta / kDimDeltaDelta: outputs with first / second differences");
+static_assert(SizeOf(kBlocks, kPlp) == 5 && SizeOf(kBlocks, kMfcc) == 15 && SizeOf(kBlocks, kChroma) == 12 &&
+                  SizeOf(kBlocks, kRasta) == 26 && SizeOf(kBlocks, kRolloff) == 4,
+              "block sizes of descriptor set ser-lld-1");
 
-constexpr float kRolloffFractions[4] = {0.25f, 0.50f, 0.75f, 0.90f};
+constexpr int kOutPlp = SlotOf(kBlocks, kPlp);
+constexpr int kOutMfcc = SlotOf(kBlocks, kMfcc);
+constexpr int kOutLogEnergy = SlotOf(kBlocks, kLogEnergy);
+constexpr int kOutRms = SlotOf(kBlocks, kRms);
+constexpr int kOutZcr = SlotOf(kBlocks, kZcr);
+constexpr int kOutLoudness = SlotOf(kBlocks, kLoudness);
+constexpr int kOutRolloff = SlotOf(kBlocks, kRolloff);
+constexpr int kOutFlux = SlotOf(kBlocks, kFlux);
+constexpr int kOutCentroid = SlotOf(kBlocks, kCentroid);
+constexpr int kOutEntropy = SlotOf(kBlocks, kEntropy);
+constexpr int kOutVariance = SlotOf(kBlocks, kVariance);
+constexpr int kOutSkewness = SlotOf(kBlocks, kSkewness);
+constexpr int kOutKurtosis = SlotOf(kBlocks, kKurtosis);
+constexpr int kOutHarmonicity = SlotOf(kBlocks, kHarmonicity);
+constexpr int kOutFlatness = SlotOf(kBlocks, kFlatness);
+constexpr int kOutChroma = SlotOf(kBlocks, kChroma);
+constexpr int kOutBandEnergy = SlotOf(kBlocks, kBandEnergy);
+constexpr int kOutSlope = SlotOf(kBlocks, kSlope);
+constexpr int kOutAlphaRatio = SlotOf(kBlocks, kAlphaRatio);
+constexpr int kOutHammarberg = SlotOf(kBlocks, kHammarberg);
+constexpr int kOutAudspecL1 = SlotOf(kBlocks, kAudspecL1);
+constexpr int kOutRastaL1 = SlotOf(kBlocks, kRastaL1);
+constexpr int kOutRasta = SlotOf(kBlocks, kRasta);
+
+constexpr float kRolloffFractions[kNumRolloffs] = {0.25f, 0.50f, 0.75f, 0.90f};
 
 float HzToMel(float hz) { return 1127.0f * std::log(1.0f + hz / 700.0f); }
 float MelToHz(float mel) { return 700.0f * (std::exp(mel / 1127.0f) - 1.0f); }
@@ -68,107 +118,7 @@ double EqualLoudness(double hz) {
   return ((w2 + 56.8e6) * w2 * w2) / (c * c * (w2 + 0.38e9));
 }
 
-inline uint32_t FloatBits(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, sizeof(b));
-  return b;
-}
-
-inline float BitsFloat(uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, sizeof(x));
-  return x;
-}
-
-// The helpers below select in the integer domain: float selects count as control
-// flow for GCC's vectoriser unless -ffast-math.
-
-// Clamps a power value to [0, 1e30]; negatives and NaN become 0, +inf becomes 1e30.
-inline float CleanPower(float v) {
-  constexpr int32_t kMaxBits = 0x7149f2ca;  // 1e30f
-  int32_t b = static_cast<int32_t>(FloatBits(v));
-  b = b < 0 ? 0 : b;  // sign bit set: negative, -0 or -NaN
-  b = b > kMaxBits ? kMaxBits : b;  // +inf and +NaN sort above every finite value
-  return BitsFloat(static_cast<uint32_t>(b));
-}
-
-// ln(x) for a clean power value x >= 0, without a libm call so bin loops vectorise.
-// Absolute error below 1e-6; x below floor maps to ln(floor).
-inline float FastLog(float x, float floor) {
-  const int32_t floor_bits = static_cast<int32_t>(FloatBits(floor));
-  int32_t b = static_cast<int32_t>(FloatBits(x));
-  b = b < floor_bits ? floor_bits : b;
-  const int32_t mant = b & 0x007fffff;
-  const int32_t big = mant > 0x003504f3;  // mantissa above sqrt(2): use m/2 in [0.707, 1)
-  const int32_t e = (b >> 23) - 127 + big;
-  const float m = BitsFloat(static_cast<uint32_t>(mant | (0x3f800000 - (big << 23))));
-  const float t = (m - 1.0f) / (m + 1.0f);
-  const float t2 = t * t;
-  const float series = t * (2.0f + t2 * (0.6666667f + t2 * (0.4f + t2 * 0.2857143f)));
-  return series + 0.69314718f * static_cast<float>(e);
-}
-
-// sqrt(x) for 0 <= x <= 1e30 from an inverse-sqrt estimate and three Newton steps
-// (relative error ~1e-7); vectorises, unlike std::sqrt under errno semantics.
-inline float FastSqrt(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof(bits));
-  bits = 0x5f3759dfu - (bits >> 1);
-  float y;
-  std::memcpy(&y, &bits, sizeof(y));
-  const float half = 0.5f * x;
-  y = y * (1.5f - half * y * y);
-  y = y * (1.5f - half * y * y);
-  y = y * (1.5f - half * y * y);
-  return x * y;
-}
-
-// Reductions run on kLanes independent partial sums so that they vectorise
-// without -ffast-math.
-constexpr int kLanes = 8;
-
-inline float LaneSum(const float* acc) {
-  float s = 0.0f;
-  for (int j = 0; j < kLanes; ++j) s += acc[j];
-  return s;
-}
-
-// exp(x) for x in [-80, 80] (clamped), relative error ~2e-7, no libm call so band loops vectorise.
-inline float FastExp(float x) {
-  x = x < -80.0f ? -80.0f : (x > 80.0f ? 80.0f : x);
-  const float n = std::nearbyint(x * 1.44269504f);
-  const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;  // Cody-Waite split of ln 2
-  const float poly =
-      1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666716f + r * (0.00833333377f + r * 0.00138888892f)))));
-  return BitsFloat(FloatBits(poly) + (static_cast<uint32_t>(static_cast<int32_t>(n)) << 23));
-}
-
 inline float Finite(float v) { return std::isfinite(v) ? v : 0.0f; }
-
-std::vector<DescriptorInfo> MakeDescriptors() {
-  std::vector<DescriptorInfo> d;
-  for (int i = 1; i <= 5; ++i) d.push_back({"plp_" + std::to_string(i), 2});
-  for (int i = 1; i <= 15; ++i) d.push_back({"mfcc_" + std::to_string(i), 2});
-  d.push_back({"log_energy", 2});
-  d.push_back({"rms_energy", 1});
-  d.push_back({"zcr", 1});
-  d.push_back({"loudness", 1});
-  for (const char* r : {"25", "50", "75", "90"}) d.push_back({std::string("rolloff_") + r, 1});
-  for (const char* s : {"flux", "centroid", "entropy", "variance", "skewness", "kurtosis",
-                        "harmonicity", "flatness"})
-    d.push_back({std::string("spectral_") + s, 1});
-  for (int i = 0; i < 12; ++i) d.push_back({"chroma_" + std::to_string(i), 0});
-  d.push_back({"band_energy_250_650", 1});
-  d.push_back({"band_energy_1000_4000", 1});
-  d.push_back({"slope_0_500", 1});
-  d.push_back({"slope_500_1500", 1});
-  d.push_back({"alpha_ratio", 1});
-  d.push_back({"hammarberg_index", 1});
-  d.push_back({"audspec_l1norm", 1});
-  d.push_back({"audspec_rasta_l1norm", 1});
-  for (int i = 0; i < 26; ++i) d.push_back({"audspec_rasta_" + std::to_string(i), 1});
-  return d;
-}
 
 // Fixed bin ranges of the band / slope / ratio descriptors.
 struct BinRange {
@@ -227,12 +177,11 @@ float DbSlope(const float* log_power, BinRange r) {
 }  // namespace
 
 const std::vector<DescriptorInfo>& SpectralDescriptors::Descriptors() {
-  static const std::vector<DescriptorInfo> descriptors = MakeDescriptors();
+  static const std::vector<DescriptorInfo> descriptors = ExpandDescriptors(kBlocks);
   return descriptors;
 }
 
 SpectralDescriptors::SpectralDescriptors() {
-  static_assert(SpectralDescriptors::kLanes == kLanes, "lane counts differ");
   for (int k = 0; k < kNumBins; ++k) bin_hz_[k] = k * kBinHz;
   std::memset(clean_power_, 0, sizeof(clean_power_));
   InitFilterbank();
@@ -267,8 +216,7 @@ void SpectralDescriptors::InitFilterbank() {
       }
       if (band.first < 0) band.first = k;
       const float w = m < centre ? (m - left) / step : (right - m) / step;
-      const double omega = 2.0 * kPi * k / kFftSize;
-      const double pre = 1.0 + kPreEmphasis * kPreEmphasis - 2.0 * kPreEmphasis * std::cos(omega);
+      const double pre = PreEmphasisPowerGainAtBin(k, kFftSize);
       band_weights_.push_back(w);
       band_weights_pre_.push_back(static_cast<float>(w * pre));
     }
@@ -326,7 +274,7 @@ void SpectralDescriptors::Compute(const FrameData& frame, float* out) {
   ComputeHarmonicity(out);
   ComputeFlux(out + kOutFlux);
   ComputeChroma(out + kOutChroma);
-  for (int i = 0; i < kNumOutputs; ++i) out[i] = Finite(out[i]);
+  for (int i = 0; i < kDim; ++i) out[i] = Finite(out[i]);
 }
 
 // Clean power, its log and magnitude per bin, and the plain sums over bins 1..256.
@@ -445,20 +393,8 @@ void SpectralDescriptors::ComputePlp(float* plp) const {
   }
   for (int i = 0; i < kPlpOrder; ++i) plp[i] = 0.0f;
   if (!(r[0] > 1e-20) || !std::isfinite(r[0])) return;
-  // Levinson-Durbin, A(z) = 1 + sum a_k z^-k.
-  double a[kPlpOrder + 1] = {1.0};
-  double tmp[kPlpOrder + 1];
-  double err = r[0];
-  for (int i = 1; i <= kPlpOrder; ++i) {
-    double acc = r[i];
-    for (int j = 1; j < i; ++j) acc += a[j] * r[i - j];
-    const double k = -acc / err;
-    for (int j = 1; j < i; ++j) tmp[j] = a[j] + k * a[i - j];
-    for (int j = 1; j < i; ++j) a[j] = tmp[j];
-    a[i] = k;
-    err *= 1.0 - k * k;
-    if (!(err > 1e-12 * r[0])) break;  // (near) singular: keep the coefficients so far
-  }
+  double a[kPlpOrder + 1];  // A(z) = 1 + sum a_k z^-k
+  LevinsonDurbin(r, kPlpOrder, a);
   // Cepstrum of 1/A(z): c_n = -a_n - sum_{k<n} (k/n) c_k a_{n-k}.
   double c[kPlpOrder + 1] = {0.0};
   for (int n = 1; n <= kPlpOrder; ++n) {

@@ -4,26 +4,34 @@
 
 #include <vector>
 
+#include "ser/descriptor.h"
 #include "ser/frame.h"
+#include "ser/simd.h"
 
 namespace ser {
 
 class SpectralDescriptors {
  public:
+  // Outputs, and those with first and second differences (spectral.cc checks its table against these).
+  static constexpr int kDim = 82;
+  static constexpr int kDimDelta = 70;
+  static constexpr int kDimDeltaDelta = 21;
+  // Sizes of the band, cepstrum and chroma blocks.
+  static constexpr int kNumBands = 26;  // auditory / mel bands
+  static constexpr int kNumCeps = 15;   // MFCC c1..c15
+  static constexpr int kPlpOrder = 5;
+  static constexpr int kNumChroma = 12;
+
   SpectralDescriptors();
   static const std::vector<DescriptorInfo>& Descriptors();
-  static int Dim() { return static_cast<int>(Descriptors().size()); }
+  static int Dim() { return kDim; }
   // Writes Dim() finite values. Keeps state across frames (flux, RASTA filter).
   void Compute(const FrameData& frame, float* out);
   void Reset();
 
  private:
-  static constexpr int kNumBands = 26;  // auditory / mel bands
-  static constexpr int kNumCeps = 15;   // MFCC c1..c15
-  static constexpr int kPlpOrder = 5;
-  static constexpr int kNumChroma = 12;
   static constexpr int kRastaTaps = 4;  // input history of the RASTA FIR part
-  static constexpr int kLanes = 8;      // independent partial sums, see spectral.cc
+  static constexpr int kLanes = simd::kLanes;  // independent partial sums, see simd.h
   static constexpr int kPaddedBins = kNumBins + kLanes;
   static constexpr int kChromaFirst = 2;   // first bin >= 55 Hz
   static constexpr int kChromaBins = 160;  // bins 2..161 (up to 5 kHz), multiple of kLanes
@@ -60,7 +68,7 @@ class SpectralDescriptors {
   float chroma_weights_[kNumChroma][kChromaBins];
 
   // Per-frame scratch (no allocation in Compute).
-  float clean_power_[kPaddedBins];  // power clamped to [0, 1e30], NaN -> 0, zero tail
+  float clean_power_[kPaddedBins];  // power through simd::CleanPower (within [0, 1e30]), zero tail
   float log_power_[kNumBins];
   float magnitude_[kNumBins];
   float shape_sums_[4];             // sum P, sum f*P, sum P*lnP, sum lnP over bins 1..256

@@ -1,0 +1,13 @@
+#include "ser/dsp.h"
+
+#include <cmath>
+
+namespace ser {
+
+std::vector<float> HammingWindow(int n) {
+  std::vector<float> w(n);
+  for (int i = 0; i < n; ++i) w[i] = static_cast<float>(0.54 - 0.46 * std::cos(2.0 * kPi * i / (n - 1)));
+  return w;
+}
+
+}  // namespace ser
