@@ -67,6 +67,9 @@ class AudioError(ValueError):
         self.problem = _one_line(display_name(str(problem)))
         super().__init__(f"{self.source}: {self.problem}")
 
+    def __reduce__(self):  # picklable, so that worker processes can report it
+        return type(self), (self.source, self.problem)
+
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
