@@ -27,7 +27,7 @@ GOAL_MS_PER_S = 0.75
 REFERENCE_COMPARE_MS_PER_S = 14.9  # the openSMILE ComParE figure
 
 METHODS = {
-    "native_full": "realtime_ser features.extract (238 dims, incl. numba deltas)",
+    "native_full": "realtime_ser features.extract (238 dims, C++ descriptors and deltas)",
     "native_core": "_native.OnlineLld alone (121 base descriptors)",
     "opensmile_compare": "openSMILE ComParE_2016 LLDs",
     "opensmile_egemaps": "openSMILE eGeMAPSv02 LLDs",

@@ -590,3 +590,12 @@ def test_find_audio_files(tmp_path):
 
 def test_extensions_constant():
     assert audio.AUDIO_EXTENSIONS == {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}
+
+
+def test_audio_error_survives_pickling():
+    """A worker process's AudioError reaches the parent intact (a process pool pickles it)."""
+    import pickle
+
+    err = pickle.loads(pickle.dumps(AudioError("x.wav", "float samples reach 2")))
+    assert isinstance(err, AudioError) and (err.source, err.problem) == ("x.wav", "float samples reach 2")
+    assert str(err) == "x.wav: float samples reach 2"
