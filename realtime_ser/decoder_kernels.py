@@ -1,17 +1,24 @@
-"""numba CTC best-path decoding of a padded batch of frame posteriors.
+"""numba CTC best-path decoding of a padded batch: the batch twin of the native tracker.
 
-Same decode as realtime_ser._native.OnlineCtcDecoder and ``decoder.collapse``: argmax per
-frame (ties to the lower index, a NaN wins, as numpy.argmax), merge repeats, drop the blank.
-Kernels are compiled with cache=True; call ``warm_up()`` when building a decoder, not on the
-hot path. Feed the counts and sums to ``decoder.decision_from_stats`` for the decision.
+Same decode as realtime_ser._native.SegmentTracker / OnlineCtcDecoder and ``decoder.collapse``:
+softmax of logits computed in float64 and rounded to float32 (as _native.softmax), argmax per
+frame (ties to the lower index, a NaN wins, as numpy.argmax), merge repeats, drop the blank;
+posteriors summed in float64 in frame order. Utterances run in parallel (prange); the
+decision rule is decoder.decision_from_stats, the one the engine applies to the tracker's
+statistics. Users: `python -m realtime_ser.stream --offline` and the held-out evaluation in
+training/fit.py. Serving never imports this module (numba costs ~0.5 s and ~100 MB).
+Kernels are compiled with cache=True; `warm_up()` compiles or loads them (time it returns).
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import numba
 import numpy as np
+
+from realtime_ser.decoder import decision_from_stats
 
 
 @numba.njit(cache=True, nogil=True)
@@ -26,12 +33,31 @@ def _argmax(row):
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_one(post, length, blank, labels, counts, sums):
+def _softmax(row, out):
+    """out = softmax(row) computed in float64, rounded to float32 (csrc SoftmaxRows)."""
+    top = np.float64(row[0])
+    for c in range(1, row.shape[0]):
+        top = max(top, np.float64(row[c]))
+    total = 0.0
+    z = np.empty(row.shape[0], np.float64)
+    for c in range(row.shape[0]):
+        z[c] = math.exp(np.float64(row[c]) - top)
+        total += z[c]
+    for c in range(row.shape[0]):
+        out[c] = np.float32(z[c] / total)
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_one(x, length, blank, logits, labels, counts, sums):
     """One utterance: fills labels (output indices), counts, sums; returns the label count."""
     n = 0
     prev = -1
+    row = np.empty(x.shape[1], np.float32)
     for t in range(length):
-        row = post[t]
+        if logits:
+            _softmax(x[t], row)
+        else:
+            row[:] = x[t]
         for c in range(row.shape[0]):
             sums[c] += row[c]
         k = _argmax(row)
@@ -43,22 +69,22 @@ def _decode_one(post, length, blank, labels, counts, sums):
     return n
 
 
-@numba.njit(cache=True, nogil=True)
-def best_path_kernel(post, lengths, blank, labels, n_labels, counts, sums):
-    """post (B, T, C) float32, lengths (B,) int64; outputs preset to -1 / 0 by the caller."""
-    for b in range(post.shape[0]):
-        n_labels[b] = _decode_one(post[b], lengths[b], blank, labels[b], counts[b], sums[b])
+@numba.njit(cache=True, nogil=True, parallel=True)
+def best_path_kernel(x, lengths, blank, logits, labels, n_labels, counts, sums):
+    """x (B, T, C) float32, lengths (B,) int64; outputs preset to -1 / 0 by the caller."""
+    for b in numba.prange(x.shape[0]):
+        n_labels[b] = _decode_one(x[b], lengths[b], blank, logits, labels[b], counts[b], sums[b])
 
 
-def best_path_batch(posteriors, lengths, blank: int = 0):
-    """Best-path decode of (B, T, C) probabilities with valid lengths (B,).
+def best_path_batch(x, lengths, blank: int = 0, logits: bool = False):
+    """Best-path decode of (B, T, C) posteriors (or logits, logits=True) with valid lengths (B,).
 
     Returns (labels, n_labels, counts, post_sums): labels int64 (B, L) collapsed output
     indices padded with -1 (L = longest label sequence), n_labels int64 (B,), counts
     int64 (B, C) decoded labels per output (blank column 0), post_sums float64 (B, C)
-    posteriors summed over each utterance's valid frames.
+    posteriors summed over each utterance's valid frames. Frames past a length are not read.
     """
-    post = np.ascontiguousarray(posteriors, dtype=np.float32)
+    post = np.ascontiguousarray(x, dtype=np.float32)
     if not post.flags.writeable:
         post = post.copy()  # a read-only array would compile a second specialisation
     if post.ndim != 3:
@@ -75,13 +101,39 @@ def best_path_batch(posteriors, lengths, blank: int = 0):
     n_labels = np.zeros(n_b, np.int64)
     counts = np.zeros((n_b, n_c), np.int64)
     sums = np.zeros((n_b, n_c), np.float64)
-    best_path_kernel(post, lens, np.int64(blank), labels, n_labels, counts, sums)
+    best_path_kernel(post, lens, np.int64(blank), bool(logits), labels, n_labels, counts, sums)
     width = int(n_labels.max()) if n_b else 0
     return labels[:, :width].copy(), n_labels, counts, sums
+
+
+def best_path_decisions(x, lengths, blank: int = 0, logits: bool = False):
+    """Utterance decisions of a padded batch -> (decisions (B,), scores (B, C-1), counts, post_sums).
+
+    decisions are emotion indices (outputs without the blank), scores the rule's decision
+    scores (decoder.decision_scores), counts / post_sums as best_path_batch returns them.
+    """
+    _, _, counts, sums = best_path_batch(x, lengths, blank, logits)
+    n_c = counts.shape[1]
+    decisions = np.zeros(len(counts), np.int64)
+    scores = np.zeros((len(counts), n_c - 1))
+    for b, n in enumerate(np.asarray(lengths, np.int64)):
+        decisions[b], scores[b] = decision_from_stats(counts[b], sums[b], int(n), blank)
+    return decisions, scores, counts, sums
+
+
+def pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance (T_i, C) arrays -> a zero-padded (B, max T_i, C) float32 batch and lengths."""
+    lengths = np.array([len(r) for r in rows], np.int64)
+    n_c = rows[0].shape[1] if rows else 1
+    batch = np.zeros((len(rows), int(lengths.max()) if len(rows) else 0, n_c), np.float32)
+    for b, r in enumerate(rows):
+        batch[b, :len(r)] = r
+    return batch, lengths
 
 
 def warm_up() -> float:
     """Compile or load the kernels once; returns the seconds it took."""
     t = time.perf_counter()
-    best_path_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]))
+    for logits in (False, True):
+        best_path_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]), 0, logits)
     return time.perf_counter() - t
