@@ -217,10 +217,13 @@ def recurrence(backend: str):
 # ---------------------------------------------------------------- streaming model
 
 class StreamingBiLstm:
-    """LC-BLSTM over normalised features; one built-in stream, or many via step_batch."""
+    """LC-BLSTM over normalised features; one built-in stream, or many via step_batch.
+
+    threads: native threads of a batched step (0: one per core; native backend only).
+    """
 
     def __init__(self, model, chunk_frames: int | None, right_context_frames: int = 0,
-                 backend: str = "native"):
+                 backend: str = "native", threads: int = 1):
         if chunk_frames is not None and (int(chunk_frames) != chunk_frames or chunk_frames < 1):
             raise ValueError(f"chunk_frames must be None or >= 1, not {chunk_frames!r}")
         if int(right_context_frames) != right_context_frames or right_context_frames < 0:
@@ -235,7 +238,7 @@ class StreamingBiLstm:
         self._core = None
         if backend == "native":
             self._core = _native.LcBlstm(w.w_in, w.b_in, w.w_hh_fwd, w.w_hh_bwd, w.w_out_t, w.b_out,
-                                         0 if self.chunk is None else self.chunk, self.right, 1)
+                                         0 if self.chunk is None else self.chunk, self.right, threads)
         else:
             self.recur = recurrence(backend)
             self._w_in, self._w_hh = w.w_in, (w.w_hh_fwd, w.w_hh_bwd)
