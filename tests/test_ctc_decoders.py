@@ -324,9 +324,7 @@ def test_kernels_are_cached_and_parallel():
     """cache=True (compile cost off the hot path) and prange over utterances."""
     from realtime_ser import decoder_kernels
     from realtime_ser.features import kernels
-    from realtime_ser import lstm_numba
 
-    for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block,
-              lstm_numba.recur_numba):
+    for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block):
         assert k._cache is not None and type(k._cache).__name__ != "NullCache", k
     assert decoder_kernels.best_path_kernel.targetoptions.get("parallel")
