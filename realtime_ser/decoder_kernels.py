@@ -3,7 +3,8 @@
 Same decode as realtime_ser._native.SegmentTracker / OnlineCtcDecoder and ``decoder.collapse``:
 softmax of logits computed in float64 and rounded to float32 (as _native.softmax), argmax per
 frame (ties to the lower index, a NaN wins, as numpy.argmax), merge repeats, drop the blank;
-posteriors summed in float64 in frame order. Utterances run in parallel (prange); the
+posteriors summed in float64 in frame order; on request the tracker's segments (endpoint and
+maximum length) and spikes. Utterances run in parallel (prange); the
 decision rule is decoder.decision_from_stats, the one the engine applies to the tracker's
 statistics. Users: `python -m realtime_ser.stream --offline` and the held-out evaluation in
 training/fit.py. Serving never imports this module (numba costs ~0.5 s and ~100 MB).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -48,41 +50,98 @@ def _softmax(row, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_one(x, length, blank, logits, labels, counts, sums):
-    """One utterance: fills labels (output indices), counts, sums; returns the label count."""
+def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, bounds, seg_counts, seg_sums):
+    """One utterance: labels (output indices) with their first frames (the spikes), counts, sums;
+    with opts = (endpoint_frames, max_frames), opts[0] > 0, also the segments as
+    csrc/ser/segment_tracker.cc closes them. Returns (label count, segment count)."""
+    n_c = x.shape[1]
     n = 0
     prev = -1
-    row = np.empty(x.shape[1], np.float32)
+    row = np.empty(n_c, np.float32)
+    track = opts[0] > 0
+    n_seg = 0
+    start = -1          # open segment: first active frame, -1 if none
+    last_end = 0
+    seg_prev = -1
+    null_run = 0
+    run_sum = np.zeros(n_c, np.float64)  # segment posterior sums including trailing Null frames
     for t in range(length):
         if logits:
             _softmax(x[t], row)
         else:
             row[:] = x[t]
-        for c in range(row.shape[0]):
+        for c in range(n_c):
             sums[c] += row[c]
         k = _argmax(row)
         if k != prev and k != blank:
             labels[n] = k
+            frames[n] = t
             counts[k] += 1
             n += 1
         prev = k
-    return n
+        if not track:
+            continue
+        if k != blank:  # an active frame
+            if start < 0:
+                start = t
+                seg_counts[n_seg, :] = 0
+                run_sum[:] = 0.0
+                seg_prev = -1
+            for c in range(n_c):
+                run_sum[c] += row[c]
+            if k != seg_prev:
+                seg_counts[n_seg, k] += 1
+            seg_prev = k
+            seg_sums[n_seg, :] = run_sum
+            last_end = t + 1
+            null_run = 0
+            if last_end == start + opts[1]:
+                bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
+                n_seg += 1
+                start = -1
+            continue
+        null_run += 1
+        if start < 0:
+            continue
+        if null_run >= opts[0] or t + 1 >= start + opts[1]:  # an endpoint, or no room to grow
+            bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
+            n_seg += 1
+            start = -1
+            continue
+        for c in range(n_c):
+            run_sum[c] += row[c]
+        seg_prev = k
+    if track and start >= 0:  # end of input closes the open segment
+        bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
+        n_seg += 1
+    return n, n_seg
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def best_path_kernel(x, lengths, blank, logits, labels, n_labels, counts, sums):
+def best_path_kernel(x, lengths, blank, logits, labels, frames, n_labels, counts, sums,
+                     opts, bounds, n_segs, seg_counts, seg_sums):
     """x (B, T, C) float32, lengths (B,) int64; outputs preset to -1 / 0 by the caller."""
     for b in numba.prange(x.shape[0]):
-        n_labels[b] = _decode_one(x[b], lengths[b], blank, logits, labels[b], counts[b], sums[b])
+        n_labels[b], n_segs[b] = _decode_one(x[b], lengths[b], blank, logits, labels[b], frames[b], counts[b],
+                                             sums[b], opts, bounds[b], seg_counts[b], seg_sums[b])
 
 
-def best_path_batch(x, lengths, blank: int = 0, logits: bool = False):
+class Track(NamedTuple):
+    """What track_batch finds per utterance b (labels and frames padded with -1)."""
+
+    labels: np.ndarray     # int64 (B, L): collapsed output indices
+    frames: np.ndarray     # int64 (B, L): first frame of each label's run (the spikes)
+    n_labels: np.ndarray   # int64 (B,)
+    counts: np.ndarray     # int64 (B, C): labels per output (blank column 0)
+    post_sums: np.ndarray  # float64 (B, C): posteriors summed over the valid frames
+    segments: list         # per utterance: [(start, end, counts (C,), post_sum (C,)), ...]
+
+
+def track_batch(x, lengths, blank: int = 0, logits: bool = False, segments: tuple[int, int] | None = None):
     """Best-path decode of (B, T, C) posteriors (or logits, logits=True) with valid lengths (B,).
 
-    Returns (labels, n_labels, counts, post_sums): labels int64 (B, L) collapsed output
-    indices padded with -1 (L = longest label sequence), n_labels int64 (B,), counts
-    int64 (B, C) decoded labels per output (blank column 0), post_sums float64 (B, C)
-    posteriors summed over each utterance's valid frames. Frames past a length are not read.
+    segments=(endpoint_frames, max_frames) also closes segments as the native SegmentTracker
+    does (the engine's Segment events); None skips them. Frames past a length are not read.
     """
     post = np.ascontiguousarray(x, dtype=np.float32)
     if not post.flags.writeable:
@@ -97,13 +156,31 @@ def best_path_batch(x, lengths, blank: int = 0, logits: bool = False):
         raise ValueError(f"lengths must lie in [0, {n_t}]")
     if not 0 <= blank < n_c:
         raise ValueError(f"blank {blank} outside [0, {n_c})")
+    if segments is not None and min(segments) < 1:
+        raise ValueError(f"endpoint_frames and max_frames must be at least 1, got {segments}")
+    opts = np.array(segments or (0, 1), np.int64)
+    n_seg_max = n_t if segments else 0
     labels = np.full((n_b, n_t), -1, np.int64)
+    frames = np.full((n_b, n_t), -1, np.int64)
     n_labels = np.zeros(n_b, np.int64)
     counts = np.zeros((n_b, n_c), np.int64)
     sums = np.zeros((n_b, n_c), np.float64)
-    best_path_kernel(post, lens, np.int64(blank), bool(logits), labels, n_labels, counts, sums)
+    bounds = np.zeros((n_b, n_seg_max, 2), np.int64)
+    n_segs = np.zeros(n_b, np.int64)
+    seg_counts = np.zeros((n_b, n_seg_max, n_c), np.int64)
+    seg_sums = np.zeros((n_b, n_seg_max, n_c), np.float64)
+    best_path_kernel(post, lens, np.int64(blank), bool(logits), labels, frames, n_labels, counts, sums,
+                     opts, bounds, n_segs, seg_counts, seg_sums)
     width = int(n_labels.max()) if n_b else 0
-    return labels[:, :width].copy(), n_labels, counts, sums
+    found = [[(int(bounds[b, i, 0]), int(bounds[b, i, 1]), seg_counts[b, i], seg_sums[b, i])
+              for i in range(n_segs[b])] for b in range(n_b)]
+    return Track(labels[:, :width].copy(), frames[:, :width].copy(), n_labels, counts, sums, found)
+
+
+def best_path_batch(x, lengths, blank: int = 0, logits: bool = False):
+    """(labels, n_labels, counts, post_sums) of track_batch, without segments."""
+    t = track_batch(x, lengths, blank, logits)
+    return t.labels, t.n_labels, t.counts, t.post_sums
 
 
 def best_path_decisions(x, lengths, blank: int = 0, logits: bool = False):
@@ -135,5 +212,5 @@ def warm_up() -> float:
     """Compile or load the kernels once; returns the seconds it took."""
     t = time.perf_counter()
     for logits in (False, True):
-        best_path_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]), 0, logits)
+        track_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]), 0, logits, (1, 1))
     return time.perf_counter() - t

@@ -6,11 +6,12 @@ whole; its features are the native descriptors plus the numba deltas of the whol
 native LC-BLSTM with no chunking) over a batch of files at once; then the numba batch decoder
 (decoder_kernels, prange over files) and the engine's decision rule and calibration.
 
-Output: per input its warnings and one Utterance event (or one Error), in input order; no
-spikes, segments, partials or posteriors. The Utterance equals the streaming one whenever the
-streaming chunk covers the whole input (chunk_ms >= its duration: then streaming is the
-offline BiLSTM too), to the bit (tests/test_offline.py). With shorter chunks the streaming
-backward pass sees less right context and decisions may differ.
+Output: per input its warnings, then its spike, segment and utterance events in audio-time
+order (or one Error), inputs in the order given; no partials or posteriors. The events equal
+the streaming ones whenever the streaming chunk covers the whole input (chunk_ms >= its
+duration: then streaming runs the offline BiLSTM too and decodes every frame at once), to the
+bit (tests/test_offline.py). With shorter chunks the streaming backward pass sees less right
+context and decisions may differ.
 
 Memory grows with the batch's total length (whole signals and features are held); stream
 very long recordings instead. numba is imported here only, never by serving.
@@ -24,9 +25,11 @@ import numpy as np
 
 from realtime_ser import decoder_kernels
 from realtime_ser.audio import SAMPLE_RATE
-from realtime_ser.events import Error, Event, InputWarning, Utterance
+from realtime_ser.engine import _sec as seconds
+from realtime_ser.events import Error, Event, InputWarning, Segment, Spike, Utterance
 from realtime_ser.features import kernels
 from realtime_ser.lstm import StreamingBiLstm
+from realtime_ser.timebase import ms_to_frames
 
 BATCH_FILES = 32  # files per decoder batch (--batch-files)
 # Streams per native BiLSTM step, taken in length order: measured on EmoDB, 8 similar lengths
@@ -68,20 +71,27 @@ class Recognizer:
             item.fail(f"{item.name}: too short (less than one 10 ms frame)")
 
     def decide(self, items: list[Item]) -> None:
-        """BiLSTM and decoder over the items with features; appends their Utterance events."""
+        """BiLSTM and decoder over the items with features; appends their events."""
         todo = [it for it in items if it.feats is not None]
         if not todo:
             return
         e = self.engine
         batch, lengths = decoder_kernels.pad(self.logits([it.feats for it in todo]))
-        _, _, counts, sums = decoder_kernels.best_path_batch(batch, lengths, e.blank, logits=True)
-        for it, c, s, n in zip(todo, counts, sums, lengths):
-            emotion, scores = e.decide(c, s, int(n))
-            event = Utterance(it.name, 0.0, round(len(it.samples) / SAMPLE_RATE, 6), emotion, scores)
-            event.produced_at = now = time.monotonic()
-            event.latency_s = now - it.read_at
-            it.events.append(event)
-
+        segments = (e.endpoint_frames, ms_to_frames(e.config.max_segment_ms))
+        found = decoder_kernels.track_batch(batch, lengths, e.blank, True, segments)
+        for b, it in enumerate(todo):
+            events: list[Event] = []
+            if e.config.spikes:
+                events += [Spike(it.name, e.outputs[k], seconds(t))
+                           for k, t in zip(found.labels[b, :found.n_labels[b]], found.frames[b])]
+            events += [Segment(it.name, seconds(start), seconds(end), *e.decide(c, p, end - start))
+                       for start, end, c, p in found.segments[b]]
+            emotion, scores = e.decide(found.counts[b], found.post_sums[b], int(lengths[b]))
+            events.append(Utterance(it.name, 0.0, round(len(it.samples) / SAMPLE_RATE, 6), emotion, scores))
+            now = time.monotonic()
+            for event in sorted(events, key=lambda ev: ev.audio_time):  # as the engine orders them
+                event.produced_at, event.latency_s = now, now - it.read_at
+                it.events.append(event)
 
     def logits(self, feats: list[np.ndarray]) -> list[np.ndarray]:
         """Offline BiLSTM outputs per input: normalised, stepped LSTM_STREAMS at a time by length."""

@@ -3,7 +3,8 @@
     python -m realtime_ser.stream FILE|DIR|FIFO|- ... [--model DIR] [--chunk-ms 100]
         [--right-context-ms MS] [--endpoint-ms 500] [--partials] [--posteriors]
         [--no-spikes] [--latency] [--realtime] [--quiet]
-    python -m realtime_ser.stream --offline FILE|DIR ... [--model DIR] [--batch-files 32]
+    python -m realtime_ser.stream --offline FILE|DIR ... [--model DIR] [--endpoint-ms 500] [--no-spikes]
+        [--batch-files 32]
 
 Each input is read in blocks (bounded memory, any length) and fed to one stream; its events
 go to stdout as they are produced, one JSON object a line (see realtime_ser.events):
@@ -15,8 +16,8 @@ to a temporary file. Raw PCM is not accepted.
 
 --offline (archives, many files): each input is read whole and recognised in batches of files
 with the batch path (realtime_ser.offline: numba deltas, offline BiLSTM, numba batch decoder);
-it prints Utterance events only (and warnings / errors), the same JSON as streaming with a
-chunk covering the whole input.
+it prints spike, segment and utterance events (no partials or posteriors), the same JSON as
+streaming with a chunk covering the whole input.
 
 Exit status: 0 all inputs good; 1 some input failed (each gave one {"type": "error", ...}
 line and the others went on), or stdout was closed early (e.g. `| head`: the run stops
@@ -102,15 +103,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
     p.add_argument("--offline", action="store_true",
                    help="batch mode for archives: whole files, offline BiLSTM, numba batch decoder; "
-                        "prints Utterance events only (no spikes or segments); --chunk-ms, "
-                        "--right-context-ms and --endpoint-ms do not apply")
+                        "spike, segment and utterance events as streaming with a chunk covering each "
+                        "whole file; --chunk-ms and --right-context-ms do not apply")
     p.add_argument("--batch-files", type=int, default=32, metavar="N",
                    help="--offline: files decoded together (default 32)")
     args = p.parse_args(argv)
     if args.offline:
         clash = [f for f in ("partials", "posteriors", "realtime") if getattr(args, f)]
         if clash:
-            p.error(f"--offline prints Utterance events only; drop --{clash[0]}")
+            p.error(f"--offline prints no partials or posteriors and does not pace; drop --{clash[0]}")
     if args.batch_files < 1:
         p.error(f"--batch-files must be at least 1, got {args.batch_files}")
     return args

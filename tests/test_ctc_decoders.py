@@ -6,7 +6,8 @@ import pytest
 from realtime_ser import _native
 from realtime_ser._native import OnlineCtcDecoder, SegmentTracker
 from realtime_ser.decoder import best_path_decision, collapse, decision_from_stats
-from realtime_ser.decoder_kernels import best_path_batch, best_path_decisions, best_path_kernel, pad, warm_up
+from realtime_ser.decoder_kernels import (best_path_batch, best_path_decisions, best_path_kernel, pad, track_batch,
+                                        warm_up)
 
 C = 5
 
@@ -328,3 +329,29 @@ def test_kernels_are_cached_and_parallel():
     for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block):
         assert k._cache is not None and type(k._cache).__name__ != "NullCache", k
     assert decoder_kernels.best_path_kernel.targetoptions.get("parallel")
+
+
+@pytest.mark.parametrize("endpoint,max_frames", [(1, 3000), (5, 12), (50, 3000), (3, 1), (8, 40)])
+def test_batch_segments_and_spikes_equal_native_tracker(endpoint, max_frames):
+    rng = np.random.default_rng(endpoint * 31 + max_frames)
+    cases = logit_cases(rng, 0)
+    for n in (200, 700):  # speech-like: Null runs of all lengths between emotion runs
+        z = rng.standard_normal((n, C)).astype(np.float32)
+        z[:, 0] += np.repeat(rng.choice([-6.0, 6.0], size=n // 10 + 1), 10)[:n]
+        cases.append(z)
+    batch, lengths = pad(cases)
+    got = track_batch(batch, lengths, 0, True, (endpoint, max_frames))
+    n_segments = 0
+    for b, z in enumerate(cases):
+        tr = SegmentTracker(C, 0, endpoint, max_frames, True)
+        for part in np.array_split(z, 4) if len(z) else []:
+            tr.accept_logits(np.ascontiguousarray(part))
+        tr.close()
+        want = tr.pop_segments()
+        assert len(got.segments[b]) == len(want), b
+        for (s, e, c, p), (ws, we, wc, wp) in zip(got.segments[b], want):
+            assert (s, e) == (ws, we) and np.array_equal(c, wc) and np.array_equal(p, wp), b
+        spikes = list(zip(got.labels[b, :got.n_labels[b]].tolist(), got.frames[b, :got.n_labels[b]].tolist()))
+        assert spikes == [tuple(v) for v in tr.pop_spikes()], b
+        n_segments += len(want)
+    assert n_segments >= 5  # segments were closed by endpoints, length limits and the end

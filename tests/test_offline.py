@@ -2,7 +2,7 @@
 
 Equal when the streaming chunk covers the whole input (--chunk-ms 10000 >= every file here):
 then streaming runs the offline BiLSTM too, and the batch path's numba deltas and numba
-decoder must reproduce the native features and tracker to the bit. Also: serving never
+decoder (best path, spikes, segments) must reproduce the native features and tracker to the bit. Also: serving never
 loads numba or torch; the batch path does.
 """
 
@@ -49,21 +49,20 @@ def random_model(tmp_path_factory, emodb_wavs):
     return str(write_model(tmp_path_factory.mktemp("model") / "m", emodb_wavs[:2]))
 
 
-def comparable(events):
-    """The events --offline prints: utterances, warnings and errors, in order."""
-    return [e for e in events if e["type"] in ("utterance", "warning", "error")]
-
-
-@pytest.mark.parametrize("model", ["bundled", "random"])
-@pytest.mark.parametrize("batch", ["1", "3", "32"])
-def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch):
-    extra = [] if model == "bundled" else ["--model", random_model]
+@pytest.mark.parametrize("model,batch,options", [
+    ("bundled", "1", []), ("bundled", "3", ["--endpoint-ms", "100"]), ("bundled", "32", ["--no-spikes"]),
+    ("random", "1", ["--endpoint-ms", "50"]), ("random", "4", []), ("random", "32", ["--endpoint-ms", "2000"])])
+def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options):
+    """Every event (spikes, segments, utterances, warnings, errors) in the same order."""
+    extra = options + ([] if model == "bundled" else ["--model", random_model])
     code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", *extra)
     code_o, offline, err = run_main(capsys, *inputs, "--offline", "--batch-files", batch, *extra)
     assert code_s == code_o == stream.EXIT_FAILED  # the short, empty and missing inputs fail
-    assert offline == comparable(streamed)
+    assert offline == streamed
     kinds = [e["type"] for e in offline]
     assert kinds.count("utterance") == len(inputs) - 3 and kinds.count("error") == 3, offline
+    assert kinds.count("segment") >= len(inputs) - 3
+    assert ("spike" in kinds) == ("--no-spikes" not in options)
 
 
 def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, emodb_wavs):
@@ -72,7 +71,7 @@ def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, 
     _, streamed, _ = run_main(capsys, *files)
     _, offline, _ = run_main(capsys, *files, "--offline")
     short = [e["emotion"] for e in streamed if e["type"] == "utterance"]
-    whole = [e["emotion"] for e in offline]
+    whole = [e["emotion"] for e in offline if e["type"] == "utterance"]
     assert len(short) == len(whole) == 12 and sum(a == b for a, b in zip(short, whole)) >= 8
 
 
@@ -80,9 +79,9 @@ def test_offline_usage_errors(capsys):
     for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"]):
         code, events, err = run_main(capsys, SPEECH, "--offline", *args)
         assert code == stream.EXIT_USAGE and events == [] and err.count("\n") == 1, (args, err)
-    assert "Utterance events only" in subprocess.run(
-        [sys.executable, "-m", "realtime_ser.stream", "--help"], capture_output=True, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout.replace("\n", " ").replace("  ", " ")
+    help_text = subprocess.run([sys.executable, "-m", "realtime_ser.stream", "--help"], capture_output=True,
+                               text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
+    assert "spike, segment and utterance events as streaming" in " ".join(help_text.split())
 
 
 SERVE_AND_STREAM = """
