@@ -31,7 +31,6 @@ from realtime_ser.features import kernels
 from realtime_ser.lstm import StreamingBiLstm
 from realtime_ser.timebase import ms_to_frames
 
-BATCH_FILES = 32  # files per decoder batch (--batch-files)
 # Streams per native BiLSTM step, taken in length order: measured on EmoDB, 8 similar lengths
 # run as fast as one at a time or faster; 40 at once run half as fast (cache).
 LSTM_STREAMS = 8

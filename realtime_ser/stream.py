@@ -220,7 +220,8 @@ def _run_offline(engine: Engine, args, out: Output) -> int:
     try:
         with ThreadPoolExecutor(max(1, engine.threads)) as pool:  # the native calls release the GIL
             for first in range(0, len(inputs), args.batch_files):
-                items = list(pool.map(lambda s: _offline_item(recognizer, s), inputs[first:first + args.batch_files]))
+                batch = inputs[first:first + args.batch_files]
+                items = list(pool.map(lambda source: _offline_item(recognizer, source), batch))
                 recognizer.decide(items)
                 for item in items:
                     for event in item.events:
