@@ -22,6 +22,11 @@ import numpy as np
 
 from realtime_ser.decoder import decision_from_stats
 
+# prange must survive a fork (training's fold workers, multiprocessing): GNU OpenMP does not,
+# so take a fork-safe layer (tbb if installed, else numba's workqueue). Call the parallel
+# kernel from one thread at a time: the workqueue layer is not thread-safe.
+numba.config.THREADING_LAYER = "forksafe"
+
 
 @numba.njit(cache=True, nogil=True)
 def _argmax(row):

@@ -355,3 +355,35 @@ def test_batch_segments_and_spikes_equal_native_tracker(endpoint, max_frames):
         assert spikes == [tuple(v) for v in tr.pop_spikes()], b
         n_segments += len(want)
     assert n_segments >= 5  # segments were closed by endpoints, length limits and the end
+
+
+FORK_AFTER_DECODE = """
+import multiprocessing as mp
+import numpy as np
+import numba
+from realtime_ser.decoder_kernels import best_path_batch
+
+x = np.random.default_rng(0).standard_normal((6, 50, 5)).astype(np.float32)
+
+def decode(_):
+    return int(best_path_batch(x, [50] * 6, 0, True)[2].sum())
+
+want = decode(0)
+with mp.get_context("fork").Pool(2) as pool:
+    assert pool.map(decode, range(2)) == [want, want]
+print(numba.threading_layer())
+"""
+
+
+def test_batch_decoder_survives_fork():
+    """Training forks fold workers after decoding in the parent (GNU OpenMP would abort them)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    proc = subprocess.run([sys.executable, "-c", FORK_AFTER_DECODE], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] in ("tbb", "workqueue")
