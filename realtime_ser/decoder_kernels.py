@@ -164,7 +164,8 @@ def track_batch(x, lengths, blank: int = 0, logits: bool = False, segments: tupl
     if segments is not None and min(segments) < 1:
         raise ValueError(f"endpoint_frames and max_frames must be at least 1, got {segments}")
     opts = np.array(segments or (0, 1), np.int64)
-    n_seg_max = n_t if segments else 0
+    # A segment holds an active frame and ends after endpoint Null frames or max_frames frames.
+    n_seg_max = -(-n_t // min(segments[0] + 1, segments[1])) + 1 if segments else 0
     labels = np.full((n_b, n_t), -1, np.int64)
     frames = np.full((n_b, n_t), -1, np.int64)
     n_labels = np.zeros(n_b, np.int64)
