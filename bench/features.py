@@ -114,7 +114,7 @@ def startup_costs(sample: Path, runs: int = 3) -> dict:
             if len(parts) == 3 and parts[2] == "realtime_ser.features":
                 importtime.append(int(parts[1]) / 1e6)
 
-    warm_code = ("import json; from realtime_ser.features import kernels; "  # numba reference kernels
+    warm_code = ("import json; from realtime_ser.features import kernels; "  # numba kernels of the batch path
                  "a = kernels.warm_up(); b = kernels.warm_up(); print(json.dumps([a, b]))")
     cold, cached = [], []
     for _ in range(runs):

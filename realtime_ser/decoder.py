@@ -8,8 +8,8 @@ posterior over frames (Null column excluded) wins.
 
 The rule needs only streaming statistics (label counts, posterior sums, frame
 count): ``decision_from_stats``; ``best_path_decision`` goes through it.
-Streaming and batch decoders: realtime_ser._native.OnlineCtcDecoder and
-realtime_ser.decoder_kernels.best_path_batch.
+Streaming and batch decoders: realtime_ser._native.SegmentTracker (the engine's streams) and
+realtime_ser.decoder_kernels.best_path_batch (numba; `stream --offline` and training's evaluation).
 """
 from __future__ import annotations
 

@@ -17,9 +17,10 @@ Many streams: keep one state each (`lstm.new_state()`) and advance them together
 layer then run as matrix products over all streams at once.
 
 backend="native" (the default) is the C++ LC-BLSTM (_native.LcBlstm, csrc/ser/lc_blstm.h),
-the one the engine's streams run. "numpy" and "numba" are the same algorithm written here in
-numpy, with the recurrence of recur_numpy or of realtime_ser.lstm_numba (imported only then):
-the reference forms the native one is tested against (tests/test_lstm.py).
+the one the engine's streams and `stream --offline` (C = None) run. "numpy" is the same
+algorithm written here in numpy with recur_numpy: the reference the native one is tested
+against (tests/test_lstm.py). (The numba recurrence had no user and was removed: measured on
+EmoDB it ran 2-5x slower than the native one and was not bit-identical to it.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 from realtime_ser import _native
 from realtime_ser.timebase import Chunking
 
-BACKENDS = ("native", "numba", "numpy")
+BACKENDS = ("native", "numpy")
 
 
 # ---------------------------------------------------------------- weights
@@ -177,7 +178,7 @@ def recur_numpy(gates_x, counts, w_hh_t, h, c, out):
     Gate order i, f, g, o (torch's); gates_x holds x @ W_ih + b. h, c (S, H) are the initial
     states and are updated in place; out (T, S, H) gets h_t. counts must not increase, so a
     stream's final state stays in h, c. w_hh_t is (H, 4H). All float32. _native.lstm_recur
-    and lstm_numba.recur_numba have the same contract; this is one matmul and a few vector
+    has the same contract; this is one matmul and a few vector
     operations per step.
     """
     n_h = w_hh_t.shape[0]
@@ -198,30 +199,24 @@ def recur_numpy(gates_x, counts, w_hh_t, h, c, out):
 
 
 def recurrence(backend: str):
-    """The recurrence function of a backend (numba: compiled or loaded from cache now)."""
+    """The recurrence function of a backend."""
     if backend == "native":
         return _native.lstm_recur
     if backend == "numpy":
         return recur_numpy
-    if backend == "numba":
-        from realtime_ser import lstm_numba  # the only place serving code could load numba
-
-        lstm_numba.warm_up()
-        kernel = lstm_numba.recur_numba
-
-        def recur_numba(gates_x, counts, w_hh_t, h, c, out):
-            kernel(np.ascontiguousarray(gates_x), counts, w_hh_t, h, c, out)
-        return recur_numba
     raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
 
 
 # ---------------------------------------------------------------- streaming model
 
 class StreamingBiLstm:
-    """LC-BLSTM over normalised features; one built-in stream, or many via step_batch."""
+    """LC-BLSTM over normalised features; one built-in stream, or many via step_batch.
+
+    threads: native threads of a batched step (0: one per core; native backend only).
+    """
 
     def __init__(self, model, chunk_frames: int | None, right_context_frames: int = 0,
-                 backend: str = "native"):
+                 backend: str = "native", threads: int = 1):
         chunking = Chunking(chunk_frames, right_context_frames)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
@@ -233,7 +228,7 @@ class StreamingBiLstm:
         self._core = None
         if backend == "native":
             self._core = _native.LcBlstm(w.w_in, w.b_in, w.w_hh_fwd, w.w_hh_bwd, w.w_out_t, w.b_out,
-                                         0 if self.chunk is None else self.chunk, self.right, 1)
+                                         0 if self.chunk is None else self.chunk, self.right, threads)
         else:
             self.recur = recurrence(backend)
             self._w_in, self._w_hh = w.w_in, (w.w_hh_fwd, w.w_hh_bwd)

@@ -3,6 +3,8 @@
     python -m realtime_ser.stream FILE|DIR|FIFO|- ... [--model DIR] [--chunk-ms 100]
         [--right-context-ms MS] [--endpoint-ms 500] [--partials] [--posteriors]
         [--no-spikes] [--latency] [--realtime] [--quiet]
+    python -m realtime_ser.stream --offline FILE|DIR ... [--model DIR] [--endpoint-ms 500] [--no-spikes]
+        [--batch-files 32]
 
 Each input is read in blocks (bounded memory, any length) and fed to one stream; its events
 go to stdout as they are produced, one JSON object a line (see realtime_ser.events):
@@ -11,6 +13,11 @@ Directories are searched recursively for audio files. `-` reads one audio stream
 and a named pipe (FIFO) is read the same way: any format libsndfile reads, decoded as it
 arrives; FLAC, MP3 and CAF (which libsndfile cannot decode from a pipe) are first spooled
 to a temporary file. Raw PCM is not accepted.
+
+--offline (archives, many files): each input is read whole and recognised in batches of files
+with the batch path (realtime_ser.offline: numba deltas, offline BiLSTM, numba batch decoder);
+it prints spike, segment and utterance events (no partials or posteriors), the same JSON as
+streaming with a chunk covering the whole input.
 
 Exit status: 0 all inputs good; 1 some input failed (each gave one {"type": "error", ...}
 line and the others went on), or stdout was closed early (e.g. `| head`: the run stops
@@ -65,7 +72,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--latency", action="store_true", help="add latency_s (seconds) to every event")
     p.add_argument("--realtime", action="store_true", help="feed audio at real-time pace")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
-    return p.parse_args(argv)
+    p.add_argument("--offline", action="store_true",
+                   help="batch mode for archives: whole files, offline BiLSTM, numba batch decoder; "
+                        "spike, segment and utterance events as streaming with a chunk covering each "
+                        "whole file; --chunk-ms and --right-context-ms do not apply")
+    p.add_argument("--batch-files", type=int, default=32, metavar="N",
+                   help="--offline: files decoded together (default 32)")
+    args = p.parse_args(argv)
+    if args.offline:
+        clash = [f for f in ("partials", "posteriors", "realtime") if getattr(args, f)]
+        if clash:
+            p.error(f"--offline prints no partials or posteriors and does not pace; drop --{clash[0]}")
+    if args.batch_files < 1:
+        p.error(f"--batch-files must be at least 1, got {args.batch_files}")
+    return args
 
 
 class OutputClosed(Exception):
@@ -108,7 +128,7 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     out = Output(args.latency)
     try:
-        return _run_all(engine, args, out)
+        return (_run_offline if args.offline else _run_all)(engine, args, out)
     except OutputClosed:
         discard_stdout()
         return EXIT_FAILED
@@ -154,6 +174,54 @@ def _run_all(engine: Engine, args, out: Output) -> int:
         if bar is not None:
             bar.close()
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run_offline(engine: Engine, args, out: Output) -> int:
+    """--offline: read a batch of inputs whole, recognise them together, print in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from realtime_ser import offline  # loads numba: the batch path only
+
+    inputs = _expand(args.inputs)
+    recognizer = offline.Recognizer(engine, engine.threads)
+    bar = _progress(len(inputs), args.quiet)
+    failed = False
+    try:
+        with ThreadPoolExecutor(max(1, engine.threads)) as pool:  # the native calls release the GIL
+            for first in range(0, len(inputs), args.batch_files):
+                batch = inputs[first:first + args.batch_files]
+                items = list(pool.map(lambda source: _offline_item(recognizer, source), batch))
+                recognizer.decide(items)
+                for item in items:
+                    for event in item.events:
+                        failed |= isinstance(event, Error)
+                        out.write(event)
+                if bar is not None:
+                    bar.update(len(items))
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return EXIT_INTERRUPTED
+    finally:
+        if bar is not None:
+            bar.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _offline_item(recognizer, source):
+    """One --offline input read whole, with its features, or its error event."""
+    from realtime_ser import offline
+
+    if isinstance(source, AudioError):
+        item = offline.Item(source.source)
+        item.fail(str(source))
+        return item
+    item = offline.Item(_name(source))
+    try:
+        offline.read(item, _blocks(source, 1.0, offline.warning(item)))
+        recognizer.features(item)
+    except Exception as err:  # noqa: BLE001 - every problem becomes one error event
+        item.fail(_message(item.name, err))
+    return item
 
 
 def discard_stdout() -> None:

@@ -1,10 +1,13 @@
-"""CTC best-path decoders: C++ streaming == numba batch == numpy reference (decoder.collapse)."""
+"""CTC best-path decoders: C++ streaming == numba batch == numpy reference (decoder.collapse);
+batch decisions from padded logits == the native tracker's, decision for decision."""
 import numpy as np
 import pytest
 
-from realtime_ser._native import OnlineCtcDecoder
+from realtime_ser import _native
+from realtime_ser._native import OnlineCtcDecoder, SegmentTracker
 from realtime_ser.decoder import best_path_decision, collapse, decision_from_stats
-from realtime_ser.decoder_kernels import best_path_batch, best_path_kernel, warm_up
+from realtime_ser.decoder_kernels import (best_path_batch, best_path_decisions, best_path_kernel, pad, track_batch,
+                                        warm_up)
 
 C = 5
 
@@ -243,3 +246,144 @@ def test_bad_input_raises_value_error():
         decision_from_stats([1, 0, 0], np.ones(5), 3)
     with pytest.raises(ValueError):
         decision_from_stats([1, 0, 0, 0], np.ones((1, 5)), 3)
+
+
+# ---------------------------------------------------------------- batch decoder == native tracker
+
+def tracker_decision(z, blank, chunks=3):
+    """The engine's streaming path: native SegmentTracker fed logits in chunks, then the rule."""
+    tr = SegmentTracker(z.shape[1], blank, 50, 3000, True)
+    for part in np.array_split(z, chunks) if len(z) else []:
+        tr.accept_logits(np.ascontiguousarray(part))
+    return decision_from_stats(tr.counts, tr.post_sum, tr.num_frames, blank), tr
+
+
+def logit_cases(rng, blank):
+    """Logits with exact ties, float32-rounding ties, all-Null, empty and one-frame utterances."""
+    cases = [np.zeros((0, C), np.float32), np.zeros((1, C), np.float32),      # empty; one all-tie frame
+             np.full((40, C), -3.0, np.float32)]                               # all outputs tied
+    null = rng.standard_normal((60, C)).astype(np.float32)
+    null[:, blank] += 20.0
+    cases.append(null)                                                         # all Null: fallback
+    for n in (7, 90, 333):
+        z = (rng.standard_normal((n, C)) * 3).astype(np.float32)
+        z[rng.random(n) < 0.3, blank] += 8.0
+        rows = rng.choice(n, size=n // 4)
+        a, b = rng.choice(C, size=2, replace=False)
+        z[rows, a] = z[rows, b]                                                # exact ties
+        near = rng.choice(n, size=n // 5)
+        z[near, (a + 1) % C] = np.nextafter(z[near, (b + 1) % C], np.float32(np.inf))  # ties once rounded
+        cases.append(z)
+    votes = np.full((30, C), -5.0, np.float32)  # two emotions, one vote each: the tie-break by post sums
+    emo = [c for c in range(C) if c != blank]
+    votes[:, blank] = 0.0
+    votes[3:5, emo[0]] = 4.0
+    votes[10:13, emo[2]] = 4.0
+    cases.append(votes)
+    return cases
+
+
+def test_batch_softmax_equals_native():
+    rng = np.random.default_rng(8)
+    z = (rng.standard_normal((3, 50, C)) * 10).astype(np.float32)
+    _, _, _, sums = best_path_batch(z, [50, 50, 50], 0, logits=True)
+    for b in range(3):
+        assert np.array_equal(sums[b], _native.softmax(z[b]).astype(np.float64).sum(0))
+        tr = SegmentTracker(C, 0, 50, 3000, True)
+        assert np.array_equal(tr.accept_logits(z[b]), _native.softmax(z[b]))
+
+
+@pytest.mark.parametrize("blank", [0, 3])
+def test_batch_decisions_equal_native_tracker(blank):
+    """Decision for decision (and counts, posterior sums bit for bit) on padded logits."""
+    rng = np.random.default_rng(40 + blank)
+    cases = logit_cases(rng, blank)
+    batch, lengths = pad(cases)
+    batch[:, :, :] = np.where(np.arange(batch.shape[1])[None, :, None] < lengths[:, None, None],
+                              batch, rng.uniform(-50, 50, batch.shape))  # garbage padding
+    decisions, scores, counts, sums = best_path_decisions(batch, lengths, blank, logits=True)
+    kinds = {"tie": 0, "fallback": 0}
+    for b, z in enumerate(cases):
+        (want, want_scores), tr = tracker_decision(z, blank)
+        assert decisions[b] == want, b
+        assert np.array_equal(scores[b], want_scores), b
+        assert np.array_equal(counts[b], tr.counts) and np.array_equal(sums[b], tr.post_sum), b
+        info = best_path_decision(_native.softmax(z), blank)[1] if len(z) else {"tie": False, "fallback": True}
+        kinds["tie"] += info["tie"]
+        kinds["fallback"] += info["fallback"]
+    assert kinds["tie"] and kinds["fallback"]  # both branches of the rule ran
+    alone = best_path_decisions(np.ascontiguousarray(batch[-1:, :lengths[-1]]), lengths[-1:], blank, True)
+    assert alone[0][0] == decisions[-1]  # padding and batch company change nothing
+
+
+def test_batch_decisions_of_an_empty_batch():
+    decisions, scores, counts, sums = best_path_decisions(np.zeros((0, 0, C), np.float32), [], 0, True)
+    assert decisions.shape == (0,) and scores.shape == (0, C - 1) and counts.shape == (0, C)
+
+
+def test_kernels_are_cached_and_parallel():
+    """cache=True (compile cost off the hot path) and prange over utterances."""
+    from realtime_ser import decoder_kernels
+    from realtime_ser.features import kernels
+
+    for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block):
+        assert k._cache is not None and type(k._cache).__name__ != "NullCache", k
+    assert decoder_kernels.best_path_kernel.targetoptions.get("parallel")
+
+
+@pytest.mark.parametrize("endpoint,max_frames", [(1, 3000), (5, 12), (50, 3000), (3, 1), (8, 40)])
+def test_batch_segments_and_spikes_equal_native_tracker(endpoint, max_frames):
+    rng = np.random.default_rng(endpoint * 31 + max_frames)
+    cases = logit_cases(rng, 0)
+    for n in (200, 700):  # speech-like: Null runs of all lengths between emotion runs
+        z = rng.standard_normal((n, C)).astype(np.float32)
+        z[:, 0] += np.repeat(rng.choice([-6.0, 6.0], size=n // 10 + 1), 10)[:n]
+        cases.append(z)
+    batch, lengths = pad(cases)
+    got = track_batch(batch, lengths, 0, True, (endpoint, max_frames))
+    n_segments = 0
+    for b, z in enumerate(cases):
+        tr = SegmentTracker(C, 0, endpoint, max_frames, True)
+        for part in np.array_split(z, 4) if len(z) else []:
+            tr.accept_logits(np.ascontiguousarray(part))
+        tr.close()
+        want = tr.pop_segments()
+        assert len(got.segments[b]) == len(want), b
+        for (s, e, c, p), (ws, we, wc, wp) in zip(got.segments[b], want):
+            assert (s, e) == (ws, we) and np.array_equal(c, wc) and np.array_equal(p, wp), b
+        spikes = list(zip(got.labels[b, :got.n_labels[b]].tolist(), got.frames[b, :got.n_labels[b]].tolist()))
+        assert spikes == [tuple(v) for v in tr.pop_spikes()], b
+        n_segments += len(want)
+    assert n_segments >= 5  # segments were closed by endpoints, length limits and the end
+
+
+FORK_AFTER_DECODE = """
+import multiprocessing as mp
+import numpy as np
+import numba
+from realtime_ser.decoder_kernels import best_path_batch
+
+x = np.random.default_rng(0).standard_normal((6, 50, 5)).astype(np.float32)
+
+def decode(_):
+    return int(best_path_batch(x, [50] * 6, 0, True)[2].sum())
+
+want = decode(0)
+with mp.get_context("fork").Pool(2) as pool:
+    assert pool.map(decode, range(2)) == [want, want]
+print(numba.threading_layer())
+"""
+
+
+def test_batch_decoder_survives_fork():
+    """Training forks fold workers after decoding in the parent (GNU OpenMP would abort them)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    proc = subprocess.run([sys.executable, "-c", FORK_AFTER_DECODE], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] in ("tbb", "workqueue")

@@ -23,6 +23,7 @@ import pytest
 import soundfile as sf
 
 import realtime_ser
+from realtime_ser import features
 from realtime_ser.audio import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,10 @@ def cli(monkeypatch):
     fake.DIM = len(FAKE_NAMES)
     fake.FRAME_SHIFT_S = 0.01
     fake.FRAME_LENGTH_S = 0.025
+    fake.kernels = types.ModuleType("realtime_ser.features.kernels")  # the batch path's whole-file twin
+    fake.kernels.extract = fake_extract
     monkeypatch.setitem(sys.modules, "realtime_ser.features", fake)
+    monkeypatch.setitem(sys.modules, "realtime_ser.features.kernels", fake.kernels)
     monkeypatch.delitem(sys.modules, "realtime_ser.features.cli", raising=False)
     module = importlib.import_module("realtime_ser.features.cli")
     yield module
@@ -173,6 +177,7 @@ def test_extractor_failure_is_one_line(cli, tmp_path, capsys, monkeypatch):
             raise RuntimeError("kaboom\nsecond line")
 
     monkeypatch.setattr(cli, "OnlineFeatures", Boom)
+    monkeypatch.setattr(cli, "WHOLE_FILE_MAX_S", 0.0)  # the streaming path
     src = wav(tmp_path / "a.wav")
     assert cli.main([str(src), str(src.with_name("b.wav")), "--out", str(tmp_path / "o"), "-q"]) == 1
     err = capsys.readouterr().err
@@ -189,6 +194,7 @@ def test_wrong_feature_shape_is_an_error(cli, tmp_path, capsys, monkeypatch):
             return np.zeros((5, 2), np.float32)
 
     monkeypatch.setattr(cli, "OnlineFeatures", Wrong)
+    monkeypatch.setattr(cli, "WHOLE_FILE_MAX_S", 0.0)  # the streaming path
     src = wav(tmp_path / "a.wav")
     assert cli.main([str(src), "--out", str(tmp_path / "o")]) == 1
     (line,) = error_lines(capsys.readouterr().err)
@@ -364,6 +370,7 @@ def test_real_cli_subprocess(tmp_path):
         assert feats.shape == (entry["frames"], dim)
         assert abs(entry["frames"] - seconds / 0.01) <= 3
         assert np.isfinite(feats).all()
+        np.testing.assert_array_equal(feats, features.extract(load(src), 16000))  # batch path == streaming
         with open(out / f"{name}.csv", newline="") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] == ["time_s", *index["names"]]
@@ -404,6 +411,21 @@ def test_long_file_is_streamed_not_loaded(cli, tmp_path, monkeypatch):
     np.testing.assert_array_equal(feats, fake_extract(load(src), 16000))
 
 
+def test_whole_file_path_and_streamed_path(cli, tmp_path, monkeypatch):
+    """Files up to WHOLE_FILE_MAX_S take the batch extractor, longer ones the streaming one."""
+    short, long = wav(tmp_path / "short.wav", seconds=1.0), wav(tmp_path / "long.wav", seconds=2.0)
+    used = []
+    monkeypatch.setattr(cli, "WHOLE_FILE_MAX_S", 1.5)
+    monkeypatch.setattr(sys.modules["realtime_ser.features.kernels"], "extract",
+                        lambda x, rate: used.append(len(x)) or fake_extract(x, rate))
+    out = tmp_path / "out"
+    assert cli.main([str(short), str(long), "--out", str(out), "-q"]) == 0
+    assert used == [16000]
+    for src in (short, long):
+        np.testing.assert_array_equal(np.load(out / f"{src.stem}.npy"), fake_extract(load(src), 16000))
+    assert read_index(out)["files"]["long"]["duration_s"] == 2.0
+
+
 def test_ctrl_c_still_writes_the_index(cli, tmp_path, capsys, monkeypatch):
     calls = []
 
@@ -415,6 +437,7 @@ def test_ctrl_c_still_writes_the_index(cli, tmp_path, capsys, monkeypatch):
                 raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "OnlineFeatures", Interrupted)
+    monkeypatch.setattr(cli, "WHOLE_FILE_MAX_S", 0.0)  # the streaming path
     a, b, c = (wav(tmp_path / f"{n}.wav") for n in "abc")
     out = tmp_path / "out"
     assert cli.main([str(a), str(b), str(c), "--out", str(out), "-q"]) == 130

@@ -1,12 +1,16 @@
 """Frame-level kernels: numba and C++ (realtime_ser._native) against plain numpy references
-and against each other."""
+and against each other; the batch features (native descriptors + numba deltas of the whole
+signal) against the streamed ones on real speech."""
 
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
-from realtime_ser import _native
-from realtime_ser.features import kernels
+from realtime_ser import _native, features
+from realtime_ser.features import OnlineFeatures, kernels
 
 DELTA_KERNELS = {"numba": kernels.delta_block, "native": _native.delta_block}
 
@@ -127,32 +131,20 @@ def test_native_delta_block_rejects_bad_arguments():
     assert not out[:, 3:].any()
 
 
-def test_engine_normalize_matches_kernel():
+def test_engine_normalize_matches_numpy():
     from realtime_ser.normalize import NormConfig, Normalizer
 
     rng = np.random.default_rng(13)
     x = rng.normal(3.0, 2.0, size=(17, 5)).astype(np.float32)
     mean, std = x.mean(0), x.std(0)
-    want = np.empty_like(x)
-    kernels.normalize(x, mean, (1.0 / std.astype(np.float64)).astype(np.float32), want)
     got = Normalizer(NormConfig(), [f"c{i}" for i in range(5)], mean, std).process(x)
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, want)
-
-
-def test_normalize_matches_numpy():
-    rng = np.random.default_rng(3)
-    x = rng.normal(3.0, 2.0, size=(17, 5)).astype(np.float32)
-    mean = x.mean(0)
-    inv_std = (1.0 / x.std(0)).astype(np.float32)
-    out = np.empty_like(x)
-    kernels.normalize(x, mean, inv_std, out)
-    np.testing.assert_allclose(out, (x - mean) * inv_std, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, (x - mean) / std, rtol=1e-5, atol=1e-6)
 
 
 def test_warm_up_compiles_every_kernel_and_reports_its_time(monkeypatch):
     kernels.warm_up()
-    for kernel in (kernels.delta_block, kernels.normalize):
+    for kernel in (kernels.delta_block,):
         assert kernel.signatures, f"{kernel.__name__} not compiled by warm_up()"
     ticks = iter([10.0, 12.5])  # perf_counter before and after: warm_up reports the difference
 
@@ -163,3 +155,34 @@ def test_warm_up_compiles_every_kernel_and_reports_its_time(monkeypatch):
 
     monkeypatch.setattr(kernels, "time", Clock)
     assert kernels.warm_up() == 2.5
+
+
+SPEECH = [Path(__file__).parents[1] / "realtime_ser" / "samples" / "speech.wav",
+          Path("/work/shared/corpora/emodb/wav/03a01Fa.wav"),
+          Path("/work/shared/corpora/emodb/wav/16b10Wb.wav")]
+
+
+@pytest.mark.parametrize("path", SPEECH, ids=lambda p: p.name)
+def test_batch_features_equal_streamed_features_on_speech(path):
+    """Whole-file numba deltas == the native streaming features, frame for frame."""
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    x, rate = sf.read(path, dtype="float32")
+    streamed = OnlineFeatures()
+    parts = []
+    for i in range(0, len(x), 3217):  # odd chunks: frames become final at many points
+        streamed.accept_waveform(rate, x[i:i + 3217])
+        parts.append(streamed.pop_frames())
+    streamed.input_finished()
+    parts.append(streamed.pop_frames())
+    want = np.concatenate(parts)
+    got = kernels.extract(x, rate)
+    assert got.shape == want.shape == (len(features.base_frames(x, rate)), features.DIM)
+    np.testing.assert_array_equal(got, want)  # same arithmetic: equal to the bit
+    np.testing.assert_array_equal(got, features.extract(x, rate))
+
+
+def test_batch_features_of_short_and_empty_signals():
+    for n in (0, 10, 400, 401, 560):
+        x = np.sin(np.arange(n) * 0.05).astype(np.float32)
+        np.testing.assert_array_equal(kernels.extract(x, 16000), features.extract(x, 16000))

@@ -1,13 +1,12 @@
 """Latency-controlled BiLSTM: serving (realtime_ser.lstm) against a plain numpy reference
 of the definition and against the torch training model (training.models); its three
-recurrence kernels (C++, numba, numpy) against each other."""
+recurrence kernels (C++, numpy) against each other."""
 import numpy as np
 import pytest
 import torch
 
 from realtime_ser import _native
 from realtime_ser.lstm import BACKENDS, BiLstmState, LstmWeights, StreamingBiLstm, recur_numpy
-from realtime_ser.lstm_numba import recur_numba, warm_up
 from realtime_ser.model import Model, ModelConfig
 from training.fit import FitConfig, Sample, fit
 from training.models import CtcModel
@@ -97,7 +96,7 @@ def stream(lstm, pieces):
 
 # ---------------------------------------------------------------- (a) offline
 
-@pytest.mark.parametrize("backend", ["native", "numba", "numpy"])
+@pytest.mark.parametrize("backend", ["native", "numpy"])
 def test_offline_matches_torch_and_model(weights, backend):
     x = feats(41)
     cfg = ModelConfig(feature_names=[f"f{i}" for i in range(D)], hidden=H,
@@ -116,7 +115,7 @@ def test_offline_matches_torch_and_model(weights, backend):
 
 # ---------------------------------------------------------------- (b) streaming
 
-@pytest.mark.parametrize("backend", ["native", "numba", "numpy"])
+@pytest.mark.parametrize("backend", ["native", "numpy"])
 @pytest.mark.parametrize("chunk,right", CHUNKINGS)
 def test_streaming_matches_definition_and_training(weights, chunk, right, backend):
     rng = np.random.default_rng(chunk * 100 + right)
@@ -158,7 +157,7 @@ def test_chunking_changes_outputs(weights):
 
 # ---------------------------------------------------------------- (c) many streams
 
-@pytest.mark.parametrize("backend", ["native", "numba", "numpy"])
+@pytest.mark.parametrize("backend", ["native", "numpy"])
 @pytest.mark.parametrize("chunk,right", [(3, 2), (10, 20), (None, 0)])
 def test_batched_streams_equal_single_streams(weights, chunk, right, backend):
     rng = np.random.default_rng(1)
@@ -210,12 +209,11 @@ def test_bad_arguments(weights):
     with pytest.raises(ValueError):
         StreamingBiLstm(weights, 4, 0, backend="cuda")
     with pytest.raises(ValueError):
-        StreamingBiLstm(weights, 4, 0, backend="numba").accept(np.zeros((3, D + 1), np.float32))
+        StreamingBiLstm(weights, 4, 0, backend="numpy").accept(np.zeros((3, D + 1), np.float32))
     with pytest.raises(ValueError):
         StreamingBiLstm(weights, 4, 0).accept(np.zeros((3, D + 1), np.float32))
     with pytest.raises(ValueError):
         FitConfig("meanpool", chunk_frames=10)
-    assert warm_up() < 5.0
     w = LstmWeights.from_dict(weights)
     assert (w.hidden, w.input_dim, w.n_outputs) == (H, D, 5)
 
@@ -275,7 +273,6 @@ def test_recurrence_kernels_agree(n_t, lengths, n_h):
     w_packed = _native.pack_columns(case[2])
     runs = {"native": run_recur(_native.lstm_recur, *case),
             "native packed": run_recur(_native.lstm_recur, case[0], case[1], w_packed, *case[3:]),
-            "numba": run_recur(recur_numba, *case),
             "numpy": run_recur(recur_numpy, *case)}
     for name, (h, c, out) in runs.items():
         assert np.array_equal(np.isnan(out), ~active), f"{name}: wrote rows of inactive streams"
@@ -283,7 +280,7 @@ def test_recurrence_kernels_agree(n_t, lengths, n_h):
         np.testing.assert_allclose(h, want_h, atol=1e-5, err_msg=name)
         np.testing.assert_allclose(c, want_c, atol=2e-5, err_msg=name)
     h0, c0, out0 = runs["native"]
-    for name in ("native packed", "numba", "numpy"):
+    for name in ("native packed", "numpy"):
         h, c, out = runs[name]
         np.testing.assert_allclose(out[active], out0[active], atol=1e-5, err_msg=name)
         np.testing.assert_allclose(c, c0, atol=2e-5, err_msg=name)
@@ -410,7 +407,7 @@ def test_affine_and_packed_weights():
 
 def test_backends_give_the_same_outputs(weights):
     """StreamingBiLstm end to end, one stream and many, with each recurrence kernel."""
-    assert BACKENDS == ("native", "numba", "numpy")
+    assert BACKENDS == ("native", "numpy")
     rng = np.random.default_rng(11)
     xs = [feats(int(t), seed=i) for i, t in enumerate(rng.integers(1, 50, size=6))]
     results = {}
@@ -424,7 +421,7 @@ def test_backends_give_the_same_outputs(weights):
         batched = [np.concatenate([a, b]) for a, b in zip(first, rest)]
         offline = [stream(StreamingBiLstm(weights, None, backend=backend), [x]) for x in xs]
         results[backend] = alone + batched + offline
-    for backend in ("numba", "numpy"):
+    for backend in ("numpy",):
         for a, b in zip(results["native"], results[backend]):
             assert a.shape == b.shape
             np.testing.assert_allclose(a, b, atol=1e-5)

@@ -217,3 +217,23 @@ def test_fit_with_checkpoint_averaging_averages_the_best_epochs(monkeypatch):
     assert seen == [3] and len(fitted.history) == 4
     labels, scores = fitted.predict(toy_sequences(8, seed=3))
     assert scores.shape == (8, 4) and np.allclose(scores.sum(1), 1)
+
+
+def test_ctc_evaluation_decodes_with_the_batch_decoder():
+    """utterance_decisions (numba, one padded batch) == best_path_decision per utterance, and
+    Fitted.predict goes through it."""
+    from realtime_ser.engine import softmax
+    from training.fit import utterance_decisions
+
+    rng = np.random.default_rng(5)
+    outs = []
+    for i in range(30):
+        z = rng.standard_normal((int(rng.integers(1, 120)), 5)).astype(np.float32) * 3
+        z[:, 0] += 2.0 if i % 5 else 30.0  # some all-Null utterances
+        outs.append(z)
+    labels, scores = utterance_decisions("ctc", outs)
+    for o, label, s in zip(outs, labels, scores):
+        want, info = best_path_decision(softmax(o))
+        assert label == want
+        np.testing.assert_allclose(s, info["scores"], rtol=1e-9)
+    assert utterance_decisions("ctc", [])[0].shape == (0,)

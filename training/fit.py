@@ -3,7 +3,8 @@
 Systems: ctc | framewise | finalpool | meanpool | attnpool | dnn | lee.
 
 - ctc: BiLSTM-CTC with 5 outputs (0 = Null/blank); target = label repeated
-  K = Sample.target_len times; decision by realtime_ser.decoder.best_path_decision.
+  K = Sample.target_len times; held-out utterances are decoded together by the numba batch
+  decoder (realtime_ser.decoder_kernels: the serving tracker's statistics and decision rule).
 - framewise: every frame is trained on the label; at test the frame
   log-posteriors are averaged over time (a product of frame posteriors) and
   renormalised with a softmax.
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from realtime_ser.decoder import best_path_decision
+from realtime_ser import decoder_kernels
 from realtime_ser.engine import softmax
 from training.metrics import uar
 from training.models import (N_EMOTIONS, POOLING_KINDS, CtcModel, Dnn, Elm,
@@ -196,11 +197,25 @@ def per_sample_loss(system: str, logits, lengths, y, k) -> torch.Tensor:
     return F.cross_entropy(logits.float(), y, reduction="none")
 
 
-def utterance_decision(system: str, out: np.ndarray) -> tuple[int, np.ndarray]:
-    """One utterance's network output -> (label 0..3, scores (4,) summing to 1)."""
+def utterance_decisions(system: str, outs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Network outputs of many utterances -> (labels (n,) 0..3, scores (n, 4) summing to 1).
+
+    CTC systems: one padded batch of logits through the numba batch decoder (Null = output 0).
+    """
+    if not outs:
+        return np.zeros(0, int), np.zeros((0, N_EMOTIONS))
     if system in CTC_SYSTEMS:
-        label, info = best_path_decision(softmax(out))
-        return label, info["scores"]
+        batch, lengths = decoder_kernels.pad(outs)
+        labels, scores, _, _ = decoder_kernels.best_path_decisions(batch, lengths, 0, logits=True)
+        return labels.astype(int), scores
+    decided = [utterance_decision(system, o) for o in outs]
+    return np.array([d[0] for d in decided], int), np.stack([d[1] for d in decided])
+
+
+def utterance_decision(system: str, out: np.ndarray) -> tuple[int, np.ndarray]:
+    """One utterance's output of a pooling, framewise or dnn system -> (label 0..3, scores (4,))."""
+    if system in CTC_SYSTEMS:
+        raise ValueError(f"{system}: CTC outputs are decoded in batches (utterance_decisions)")
     if system == "framewise":
         out = log_softmax_np(out).mean(0)
     p = softmax(np.asarray(out, np.float64)[None])[0]
@@ -312,8 +327,7 @@ class Fitted:
             return p.argmax(1), p
         _, outs = forward_outputs(self.model, data, idx, self.device, Amp(self.device, self.cfg.amp),
                                   self.cfg.eval_batch_size)
-        decided = [utterance_decision(self.cfg.system, o) for o in outs]
-        return np.array([d[0] for d in decided], int), np.stack([d[1] for d in decided])
+        return utterance_decisions(self.cfg.system, outs)
 
     def frame_posteriors(self, feats: np.ndarray) -> np.ndarray:
         """(T, D) -> (T, 5) CTC frame posteriors (index 0 = Null)."""
@@ -435,7 +449,7 @@ def train_epoch(net, data: Data, idx, device, amp: Amp, opt, cw_t, cfg: FitConfi
 
 def validate(model, data: Data, idx, device, amp: Amp, cfg: FitConfig) -> dict:
     loss, outs = forward_outputs(model, data, idx, device, amp, cfg.eval_batch_size)
-    pred = [utterance_decision(cfg.system, o)[0] for o in outs]
+    pred = utterance_decisions(cfg.system, outs)[0]
     return dict(valid_loss=loss, valid_uar=uar(data.labels[idx], pred))
 
 

@@ -3,6 +3,9 @@
 The native core (C++, csrc/ser/online_features.h) computes the base descriptors per 10 ms
 frame and their first and second differences, and decides when a frame is final.
 `OnlineFeatures` streams; `extract` is the same pipeline fed once, so both give identical frames.
+The batch path (whole files, many files: the features CLI, `stream --offline`) takes the base
+descriptors of a whole signal from `base_frames` and adds the deltas with the numba kernel
+(realtime_ser.features.kernels.extract, tested equal to `extract`); serving never imports it.
 
     feats = extract(samples, sample_rate)          # float32 (frames, DIM)
     stream = OnlineFeatures()
@@ -79,6 +82,16 @@ class OnlineFeatures:
         self._audio = AudioInput()
 
 
+def base_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Base descriptors (no deltas) of a whole signal: float32 (frames, len(BASE_NAMES))."""
+    audio, lld = AudioInput(), _native.OnlineLld()
+    for x in (audio.convert(sample_rate, samples), audio.flush()):
+        if x.size:
+            lld.accept_waveform(x)
+    lld.input_finished()
+    return lld.pop_frames()
+
+
 def extract(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Features of a whole signal: float32 (frames, DIM), one frame per 10 ms."""
     stream = OnlineFeatures()
@@ -90,5 +103,5 @@ def extract(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 __all__ = [
     "BASE_NAMES", "DIM", "FRAME_LENGTH_S", "FRAME_SHIFT_S", "LOOKAHEAD_S", "NAMES",
-    "OnlineFeatures", "VERSION", "extract",
+    "OnlineFeatures", "VERSION", "base_frames", "extract",
 ]

@@ -3,8 +3,11 @@
     python -m realtime_ser.features FILE|DIR|- ... --out DIR [--csv] [--quiet]
 
 Writes <out>/<name>.npy (float32, (frames, DIM)) per input file, optionally
-<out>/<name>.csv, and <out>/features.json describing the run. Audio is streamed in blocks
-and frames are written as they are computed, so memory stays bounded for any length.
+<out>/<name>.csv, and <out>/features.json describing the run. A file of at most
+WHOLE_FILE_MAX_S seconds is read whole and takes the batch path (native descriptors, numba
+deltas of the whole signal: realtime_ser.features.kernels.extract, equal to the streamed
+frames to the bit); stdin, pipes and longer files are streamed in blocks with frames written
+as they are computed, so memory stays bounded for any length.
 A bad input gives one ``error: ...`` line on stderr and the run goes on; a damaged but
 usable one (a truncated WAV) or one too short for a single frame gives a ``warning: ...``
 line. Exit status: 0 all good, 1 some input failed, 2 bad usage, 130 on Ctrl-C (after
@@ -25,10 +28,12 @@ from pathlib import Path, PurePath
 import numpy as np
 from tqdm import tqdm
 
-from realtime_ser.audio import SAMPLE_RATE, AudioError, display_name, find_audio_files, iter_blocks, iter_stdin_blocks
+from realtime_ser.audio import (SAMPLE_RATE, AudioError, display_name, duration, find_audio_files, iter_blocks,
+                                iter_stdin_blocks)
 from realtime_ser.features import DIM, FRAME_LENGTH_S, FRAME_SHIFT_S, NAMES, VERSION, OnlineFeatures
 
 INDEX_NAME = "features.json"
+WHOLE_FILE_MAX_S = 600.0  # longer files are streamed (bounded memory)
 STDIN = "-"
 STDIN_OUTPUT = "stdin"  # output name of `-`
 
@@ -169,16 +174,11 @@ def _process(path: Path, name: str, out: Path, csv: bool, warn) -> dict:
     writers = [_NpyWriter(out / f"{name}.npy")] + ([_CsvWriter(out / f"{name}.csv")] if csv else [])
     try:
         samples = frames = 0
-        stream = OnlineFeatures()
-        for block in itertools.chain(blocks, [None]):  # None: the end
-            if block is None:
-                stream.input_finished()
-            else:
-                samples += len(block)
-                stream.accept_waveform(SAMPLE_RATE, block)
-            feats = _checked(stream.pop_frames())
+        for n, feats in _feature_pieces(path, blocks):
+            feats = _checked(feats)
             for w in writers:
                 w.write(feats, frames)
+            samples += n
             frames += feats.shape[0]
         for w in writers:
             w.commit()
@@ -188,6 +188,26 @@ def _process(path: Path, name: str, out: Path, csv: bool, warn) -> dict:
     if frames == 0:
         warn(f"{source}: shorter than one {FRAME_LENGTH_S * 1000:.0f} ms frame; wrote an empty (0, {DIM}) array")
     return {"source": source, "frames": frames, "duration_s": round(samples / SAMPLE_RATE, 6)}
+
+
+def _feature_pieces(path: Path, blocks):
+    """(samples, frames) pieces of one input: one piece by the batch path for a regular file of at
+    most WHOLE_FILE_MAX_S, else one per block from the streaming extractor."""
+    if str(path) != STDIN and path.is_file() and duration(path) <= WHOLE_FILE_MAX_S:
+        from realtime_ser.features import kernels  # numba: the batch path only
+
+        parts = list(blocks)
+        x = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        yield len(x), kernels.extract(x, SAMPLE_RATE)
+        return
+    stream = OnlineFeatures()
+    for block in itertools.chain(blocks, [None]):  # None: the end
+        if block is None:
+            stream.input_finished()
+            yield 0, stream.pop_frames()
+        else:
+            stream.accept_waveform(SAMPLE_RATE, block)
+            yield len(block), stream.pop_frames()
 
 
 def _checked(feats) -> np.ndarray:

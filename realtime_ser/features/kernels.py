@@ -1,9 +1,12 @@
-"""numba kernels for the vectorised frame-level steps: deltas and normalisation.
+"""numba delta kernel: the deltas of whole signals on the batch path.
 
-Serving uses their C++ twin (realtime_ser._native.delta_block) and numpy for normalisation,
-so that it never loads numba; these stay as the second implementation the native one is
-tested against, and each has a plain numpy reference in tests/test_kernels.py. They are
-compiled with cache=True; `warm_up()` compiles (or loads) them and returns the seconds spent.
+`extract(samples, rate)` is the batch twin of realtime_ser.features.extract: the base
+descriptors from the native core (features.base_frames), the first and second differences
+of the whole signal at once from `delta_block`. The features CLI (whole files) and
+`python -m realtime_ser.stream --offline` use it; serving streams through the native
+OnlineFeatures and never imports numba. tests/test_kernels.py holds both to a numpy
+reference and to each other. Kernels are compiled with cache=True; `warm_up()` compiles
+(or loads) them and returns the seconds spent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import time
 
 import numba
 import numpy as np
+
+from realtime_ser import features
 
 DELTA_WINDOW = 2  # regression window N: d_t = sum_n n (x_{t+n} - x_{t-n}) / (2 sum_n n^2)
 # Frames of lookahead the deltas need: first difference N, second difference 2N.
@@ -64,12 +69,20 @@ def delta_block(hist, hist_start, n_total, t0, t1, d_cols, dd_cols, out):
             out[r, nd + c] = acc / norm
 
 
-@numba.njit(cache=True, nogil=True)
-def normalize(x, mean, inv_std, out):
-    """out = (x - mean) * inv_std, row by row (stored statistics)."""
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            out[i, j] = (x[i, j] - mean[j]) * inv_std[j]
+def with_deltas(base: np.ndarray) -> np.ndarray:
+    """Base descriptors of a whole signal (n, len(BASE_NAMES)) -> features (n, DIM)."""
+    base = np.ascontiguousarray(base, np.float32)
+    n, nb = base.shape
+    out = np.empty((n, features.DIM), np.float32)
+    out[:, :nb] = base
+    if n:
+        delta_block(base, 0, n, 0, n, features._D_COLS, features._DD_COLS, out[:, nb:])
+    return out
+
+
+def extract(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Features of a whole signal, float32 (frames, DIM): native descriptors, numba deltas."""
+    return with_deltas(features.base_frames(samples, sample_rate))
 
 
 def warm_up() -> float:
@@ -78,5 +91,4 @@ def warm_up() -> float:
     hist = np.zeros((6, 3), np.float32)
     out = np.zeros((2, 3), np.float32)
     delta_block(hist, 0, 6, 0, 2, np.array([0, 1], np.int64), np.array([0], np.int64), out)
-    normalize(hist, np.zeros(3, np.float32), np.ones(3, np.float32), hist)
     return time.perf_counter() - t

@@ -1,0 +1,116 @@
+"""python -m realtime_ser.stream --offline (the batch path) against streaming, event for event.
+
+Equal when the streaming chunk covers the whole input (--chunk-ms 10000 >= every file here):
+then streaming runs the offline BiLSTM too, and the batch path's numba deltas and numba
+decoder (best path, spikes, segments) must reproduce the native features and tracker to the bit. Also: serving never
+loads numba or torch; the batch path does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from realtime_ser import stream
+from test_engine import write_model
+from conftest import ROOT
+
+SPEECH = ROOT / "realtime_ser" / "samples" / "speech.wav"
+
+
+def run_main(capsys, *args):
+    code = stream.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, emodb_wavs):
+    """Real speech (bundled sample, EmoDB), a 44.1 kHz stereo copy, and inputs that fail."""
+    d = tmp_path_factory.mktemp("in")
+    x, rate = sf.read(emodb_wavs[5], dtype="float32")
+    t = np.arange(int(len(x) * 44100 / rate))
+    stereo = np.stack([np.interp(t * rate / 44100, np.arange(len(x)), x)] * 2, 1) * [0.9, 0.5]
+    sf.write(d / "stereo44k.wav", stereo.astype(np.float32), 44100)
+    sf.write(d / "short.wav", np.zeros(100, np.float32), 16000)     # no 10 ms frame
+    sf.write(d / "empty.wav", np.zeros(0, np.float32), 16000)
+    return [SPEECH, *emodb_wavs[:4], emodb_wavs[-1], d / "stereo44k.wav", d / "short.wav",
+            d / "empty.wav", d / "missing.wav"]
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory, emodb_wavs):
+    return str(write_model(tmp_path_factory.mktemp("model") / "m", emodb_wavs[:2]))
+
+
+@pytest.mark.parametrize("model,batch,options", [
+    ("bundled", "1", []), ("bundled", "3", ["--endpoint-ms", "100"]), ("bundled", "32", ["--no-spikes"]),
+    ("random", "1", ["--endpoint-ms", "50"]), ("random", "4", []), ("random", "32", ["--endpoint-ms", "2000"])])
+def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options):
+    """Every event (spikes, segments, utterances, warnings, errors) in the same order."""
+    extra = options + ([] if model == "bundled" else ["--model", random_model])
+    code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", *extra)
+    code_o, offline, err = run_main(capsys, *inputs, "--offline", "--batch-files", batch, *extra)
+    assert code_s == code_o == stream.EXIT_FAILED  # the short, empty and missing inputs fail
+    assert offline == streamed
+    kinds = [e["type"] for e in offline]
+    assert kinds.count("utterance") == len(inputs) - 3 and kinds.count("error") == 3, offline
+    assert kinds.count("segment") >= len(inputs) - 3
+    assert ("spike" in kinds) == ("--no-spikes" not in options)
+
+
+def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, emodb_wavs):
+    """With 100 ms chunks streaming sees 200 ms of right context: scores move, most decisions stay."""
+    files = emodb_wavs[:12]
+    _, streamed, _ = run_main(capsys, *files)
+    _, offline, _ = run_main(capsys, *files, "--offline")
+    short = [e["emotion"] for e in streamed if e["type"] == "utterance"]
+    whole = [e["emotion"] for e in offline if e["type"] == "utterance"]
+    assert len(short) == len(whole) == 12 and sum(a == b for a, b in zip(short, whole)) >= 8
+
+
+def test_offline_usage_errors(capsys):
+    for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"]):
+        code, events, err = run_main(capsys, SPEECH, "--offline", *args)
+        assert code == stream.EXIT_USAGE and events == [] and err.count("\n") == 1, (args, err)
+    help_text = subprocess.run([sys.executable, "-m", "realtime_ser.stream", "--help"], capture_output=True,
+                               text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
+    assert "spike, segment and utterance events as streaming" in " ".join(help_text.split())
+
+
+SERVE_AND_STREAM = """
+import sys
+import numpy as np
+import realtime_ser.engine, realtime_ser.stream, realtime_ser.live
+from realtime_ser.engine import Engine, EngineConfig
+engine = Engine(EngineConfig())
+s = engine.create_stream("synthetic")
+t = np.arange(16000) / 16000
+x = (0.3 * np.sin(2 * np.pi * (150 + 50 * t) * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+for i in range(0, len(x), 1600):
+    s.accept_waveform(16000, x[i:i + 1600])
+    if engine.ready([s]):
+        engine.decode([s])
+s.input_finished()
+engine.decode([s])
+assert [e.type for e in s.events()].count("utterance") == 1
+assert realtime_ser.stream.main([sys.argv[1], "--quiet"]) == 0
+print(*(m in sys.modules for m in ("numba", "torch")))
+assert realtime_ser.stream.main([sys.argv[1], "--quiet", "--offline"]) == 0
+print(*(m in sys.modules for m in ("numba", "torch")))
+"""
+
+
+def test_live_serving_loads_neither_numba_nor_torch_the_batch_path_loads_numba():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", SERVE_AND_STREAM, str(SPEECH)], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("{")]
+    assert lines == ["False False", "True False"]
