@@ -169,7 +169,7 @@ def run(quick: bool, out_dir: Path, ticks: int | None = None, max_streams: int |
         grid, cap = capacity(_engine(CHUNK_MS, threads=t), x, ticks, max_streams)
         by_threads[str(t)] = {"grid": grid, "capacity_streams": cap}
     engine = _engine(CHUNK_MS, threads=1)
-    sizes = (1, 4) if quick else (1, 10, 50, 100, 200)
+    sizes = (1, 100) if quick else (1, 10, 50, 100, 200)
     data = {"ticks": ticks, "chunk_ms": CHUNK_MS, "p99_budget_ms": P99_BUDGET_MS, "by_threads": by_threads,
             "capacity_streams": max(r["capacity_streams"] for r in by_threads.values()),
             "capacity_streams_one_thread": by_threads.get("1", {}).get("capacity_streams"),

@@ -42,7 +42,7 @@ def test_every_target_is_measured(quick_run):
     out, _ = quick_run
     data = json.loads((out / "results.json").read_text())
     assert data["quick"] is True
-    assert len(data["targets"]) == 5
+    assert len(data["targets"]) == 8
     for row in data["targets"]:
         assert _finite(row["measured"]) and row["measured"] > 0, row
         assert row["met"] in (True, False)
