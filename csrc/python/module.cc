@@ -9,6 +9,7 @@ void PybindDelta(py::module_& m);
 void PybindLstm(py::module_& m);
 void PybindAdaptiveNorm(py::module_& m);
 void PybindSegmentTracker(py::module_& m);
+void PybindSpeechDetector(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
@@ -19,4 +20,5 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindLstm(m);
   ser::PybindAdaptiveNorm(m);
   ser::PybindSegmentTracker(m);
+  ser::PybindSpeechDetector(m);
 }
