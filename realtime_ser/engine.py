@@ -13,9 +13,14 @@ latency-controlled BiLSTM (chunks of chunk_ms/10 frames + right_context_ms/10 fr
 -> the native SegmentTracker (_native.SegmentTracker): softmax and argmax once per frame, the
 best-path statistics of the whole input (Utterance, Spikes, Partials) and of each segment (Segment).
 
-Segments: a frame is active when its best-path label is not Null. A segment runs from
-its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
-it, or at the end of input. A segment spans at most `max_segment_ms` (default 30 s): one
+Segments (`segments="speech"`, the default): the native SpeechDetector flags each feature
+frame speech or not (voicing and energy over a running noise floor, onset and hangover); a
+segment is one speech region, and the spikes inside it decide its emotion (a region without
+a spike: its highest summed non-Null posterior, reason "no spike"). An input without any
+speech frame gets an Utterance with emotion None and reason "no speech", never a guess.
+With `segments="spikes"` a frame is active when its best-path label is not Null; a segment
+runs from its first active frame to its last; it is closed once `endpoint_ms` of Null frames
+follow it, or at the end of input. A segment spans at most `max_segment_ms` (default 30 s): one
 that reaches it is closed there and the next starts at the next active frame. Segments are
 handled inside the stream: unlike sherpa-onnx there is no need to call reset() at an
 endpoint; reset() starts a new input.
@@ -53,6 +58,9 @@ from realtime_ser.timebase import FRAME_S, ms_to_frames
 
 DEFAULT_RIGHT_CONTEXT_MS = 200
 MAX_SEGMENT_MS = 3_600_000  # upper bound of EngineConfig.max_segment_ms (1 h)
+SEGMENT_MODES = ("speech", "spikes")
+NO_SPEECH = "no speech"
+NO_SPIKE = "no spike"
 
 
 @dataclass
@@ -67,6 +75,7 @@ class EngineConfig:
     posteriors: bool = False              # emit Posteriors events
     partials: bool = False                # emit Partial events
     spikes: bool = True                   # emit Spike events
+    segments: str = "speech"              # "speech": speech regions; "spikes": runs of spikes
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message if a setting is out of range."""
@@ -75,12 +84,14 @@ class EngineConfig:
             _check_ms("right_context_ms", self.right_context_ms, minimum=0)
         _check_ms("endpoint_ms", self.endpoint_ms, minimum=10)
         _check_ms("max_segment_ms", self.max_segment_ms, minimum=100, maximum=MAX_SEGMENT_MS)
+        if self.segments not in SEGMENT_MODES:
+            raise ValueError(f"segments must be one of {', '.join(SEGMENT_MODES)}, got {self.segments!r}")
 
     def __str__(self) -> str:
         right = "model's" if self.right_context_ms is None else f"{self.right_context_ms} ms"
         flags = [name for name in ("posteriors", "partials", "spikes") if getattr(self, name)]
         return (f"model={self.model or 'default'} chunk={self.chunk_ms} ms right_context={right} "
-                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms events=segment,utterance"
+                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms segments={self.segments} events=segment,utterance"
                 + "".join("," + f for f in flags))
 
 
@@ -159,7 +170,8 @@ class Engine:
     def new_tracker(self) -> "_native.SegmentTracker":
         """A stream's native softmax / best-path / spike / segment tracker."""
         return _native.SegmentTracker(len(self.outputs), self.blank, self.endpoint_frames,
-                                      ms_to_frames(self.config.max_segment_ms), self.config.spikes)
+                                      ms_to_frames(self.config.max_segment_ms), self.config.spikes,
+                                      self.config.segments == "speech")
 
     def decide(self, counts, post_sum, num_frames: int) -> tuple[str, dict[str, float]]:
         """(emotion, calibrated scores) by the utterance rule from best-path statistics."""
@@ -200,6 +212,8 @@ class Stream:
         e = self.engine
         self._features = OnlineFeatures()
         self._feats: list[np.ndarray] = []  # popped, not yet decoded
+        self._detector = _native.SpeechDetector()
+        self._speech: list[np.ndarray] = []  # speech flags of frames not yet given to the tracker
         self._lstm = e.lstm.new_state()
         self._tracker = e.new_tracker()  # softmax, best path, spikes, segments (native)
         self._events: list[Event] = []
@@ -277,6 +291,7 @@ class Stream:
         new = self._features.pop_frames()
         if len(new):
             self._feats.append(new)
+            self._speech.append(self._detector.accept_frames(new))
 
     def _take_frames(self) -> np.ndarray:
         """Normalised feature frames not yet given to the BiLSTM."""
@@ -300,7 +315,7 @@ class Stream:
         first_new = len(self._events)
         if len(logits):
             t0 = tr.num_frames
-            post = tr.accept_logits(logits)
+            post = tr.accept_logits(logits, self._take_speech(len(logits)))
             if e.config.posteriors:
                 self._emit(Posteriors(self.source, _sec(t0), _sec(tr.num_frames), list(e.outputs),
                                       np.round(post, 6).tolist()))
@@ -312,6 +327,12 @@ class Stream:
         self._sort_new_events(first_new)
         self._forget_arrivals()
 
+    def _take_speech(self, n: int) -> np.ndarray:
+        """Speech flags of the next n frames (known before the BiLSTM's output for them)."""
+        flags = np.concatenate(self._speech) if len(self._speech) > 1 else self._speech[0]
+        self._speech = [flags[n:]] if len(flags) > n else []
+        return flags[:n]
+
     def _emit_tracked(self) -> None:
         """The tracker's queued spikes, then its closed segments."""
         e = self.engine
@@ -319,7 +340,8 @@ class Stream:
             self._emit(Spike(self.source, e.outputs[k], _sec(t)))
         for start, end, counts, post_sum in self._tracker.pop_segments():
             emotion, scores = e.decide(counts, post_sum, end - start)
-            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores))
+            reason = NO_SPIKE if not np.delete(counts, e.blank).any() else None
+            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores, reason))
 
     def _sort_new_events(self, first: int) -> None:
         """Order this decode's events by audio time (stable), whatever the chunking."""
@@ -342,8 +364,10 @@ class Stream:
 
     def _running(self, kind):
         tr = self._tracker
-        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
         end = self.duration if kind is Utterance else _sec(tr.num_frames)
+        if tr.num_speech_frames == 0:
+            return kind(self.source, 0.0, round(end, 6), None, {}, NO_SPEECH)
+        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
         return kind(self.source, 0.0, round(end, 6), emotion, scores)
 
     def _emit(self, event: Event) -> None:
