@@ -135,7 +135,8 @@ def load_sounddevice():
 
 def load_engine(args) -> Engine:
     config = EngineConfig(model=args.model, chunk_ms=args.chunk_ms,
-                          right_context_ms=args.right_context_ms, endpoint_ms=args.endpoint_ms)
+                          right_context_ms=args.right_context_ms, endpoint_ms=args.endpoint_ms,
+                          segments=args.segments)
     if args.duration is not None and not args.duration > 0:
         raise LiveError(f"--duration must be positive, got {args.duration}")
     try:

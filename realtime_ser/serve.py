@@ -322,7 +322,8 @@ class Engines:
 
 
 def _key(c: EngineConfig) -> tuple:
-    return (c.chunk_ms, c.right_context_ms, c.endpoint_ms, c.max_segment_ms, c.partials, c.posteriors, c.spikes)
+    return (c.chunk_ms, c.right_context_ms, c.endpoint_ms, c.max_segment_ms, c.partials, c.posteriors, c.spikes,
+            c.segments)
 
 
 class Interrupted(Exception):
@@ -643,7 +644,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def config_from_args(args) -> ServerConfig:
     engine = EngineConfig(model=args.model, chunk_ms=args.chunk_ms, right_context_ms=args.right_context_ms,
-                          endpoint_ms=args.endpoint_ms, partials=args.partials)
+                          endpoint_ms=args.endpoint_ms, partials=args.partials, segments=args.segments)
     return ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                         max_message_bytes=args.max_message_bytes, max_pending_bytes=args.max_pending_bytes,
                         idle_timeout_s=args.idle_timeout_s,

@@ -1,7 +1,7 @@
 """Stream audio files through the engine and print events as JSON Lines.
 
     python -m realtime_ser.stream FILE|DIR|FIFO|- ... [--model DIR] [--chunk-ms 100]
-        [--right-context-ms MS] [--endpoint-ms 500] [--partials] [--posteriors]
+        [--right-context-ms MS] [--endpoint-ms 500] [--segments speech|spikes] [--partials] [--posteriors]
         [--no-spikes] [--latency] [--realtime] [--quiet]
 
 Each input is read in blocks (bounded memory, any length) and fed to one stream; its events
@@ -33,7 +33,7 @@ import numpy as np
 
 from realtime_ser.audio import (SAMPLE_RATE, STDIN_NAME, AudioError, display_name, find_audio_files,
                                 iter_blocks, iter_stdin_blocks)
-from realtime_ser.engine import Engine, EngineConfig, Stream
+from realtime_ser.engine import SEGMENT_MODES, Engine, EngineConfig, Stream
 from realtime_ser.events import Error, Event, InputWarning
 from realtime_ser.model import ModelError
 
@@ -71,7 +71,7 @@ def ms_option(low: int, high: int):
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    """--model, --chunk-ms, --right-context-ms, --endpoint-ms (shared with realtime_ser.live)."""
+    """--model, --chunk-ms, --right-context-ms, --endpoint-ms, --segments (shared with live and serve)."""
     p.add_argument("--model", default=None, metavar="DIR", help="model directory (default: bundled)")
     p.add_argument("--chunk-ms", type=ms_option(*CHUNK_MS), default=100,
                    help=f"BiLSTM chunk, ms (default 100; {CHUNK_MS[0]}..{CHUNK_MS[1]})")
@@ -80,6 +80,8 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
                         f"{RIGHT_CONTEXT_MS[0]}..{RIGHT_CONTEXT_MS[1]})")
     p.add_argument("--endpoint-ms", type=ms_option(*ENDPOINT_MS), default=500,
                    help=f"Null run that ends a segment, ms (default 500; {ENDPOINT_MS[0]}..{ENDPOINT_MS[1]})")
+    p.add_argument("--segments", choices=SEGMENT_MODES, default="speech",
+                   help="a segment is a speech region (default), or a run of spikes closed by --endpoint-ms")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -147,7 +149,7 @@ def _load_engine(args) -> Engine | None:
     """The engine, or None after one line on stderr."""
     config = EngineConfig(model=args.model, chunk_ms=args.chunk_ms, right_context_ms=args.right_context_ms,
                           endpoint_ms=args.endpoint_ms, posteriors=args.posteriors,
-                          partials=args.partials, spikes=not args.no_spikes)
+                          partials=args.partials, spikes=not args.no_spikes, segments=args.segments)
     try:
         return Engine(config)
     except (ModelError, ValueError, OSError) as err:
