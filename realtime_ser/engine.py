@@ -268,7 +268,7 @@ class Stream:
         return self._running(Partial)
 
     def is_endpoint(self) -> bool:
-        """True while at least endpoint_ms of Null has followed the last segment."""
+        """True while at least endpoint_ms of Null (segments="speech": of non-speech) followed the last segment."""
         return self._tracker.is_endpoint
 
     @property
