@@ -16,9 +16,14 @@ SegmentTracker: softmax and argmax once per frame, the best-path statistics of t
 to the native recognizer at once (features in its thread pool, one batched BiLSTM step, GIL
 released); this module resamples the audio, stamps arrival times and builds the events.
 
-Segments: a frame is active when its best-path label is not Null. A segment runs from
-its first active frame to its last; it is closed once `endpoint_ms` of Null frames follow
-it, or at the end of input. A segment spans at most `max_segment_ms` (default 30 s): one
+Segments (`segments="speech"`, the default): the native SpeechDetector flags each feature
+frame speech or not (voicing and energy over a running noise floor, onset and hangover); a
+segment is one speech region, and the spikes inside it decide its emotion (a region without
+a spike: its highest summed non-Null posterior, reason "no spike"). An input without any
+speech frame gets an Utterance with emotion None and reason "no speech", never a guess.
+With `segments="spikes"` a frame is active when its best-path label is not Null; a segment
+runs from its first active frame to its last; it is closed once `endpoint_ms` of Null frames
+follow it, or at the end of input. A segment spans at most `max_segment_ms` (default 30 s): one
 that reaches it is closed there and the next starts at the next active frame. Segments are
 handled inside the stream: unlike sherpa-onnx there is no need to call reset() at an
 endpoint; reset() starts a new input.
@@ -55,11 +60,15 @@ from realtime_ser.timebase import FRAME_S, ms_option, ms_to_frames
 
 DEFAULT_RIGHT_CONTEXT_MS = 200
 MAX_SEGMENT_MS = 3_600_000  # upper bound of EngineConfig.max_segment_ms (1 h)
+SEGMENT_MODES = ("speech", "spikes")
+NO_SPEECH = "no speech"
+NO_SPIKE = "no spike"
 
 
-def _option(default, help: str, ms: tuple[int, int] | None = None, flag: str | None = None):
+def _option(default, help: str, ms: tuple[int, int] | None = None, flag: str | None = None,
+            choices: tuple[str, ...] | None = None):
     """A config field with its command-line help, and for times its range in ms."""
-    return field(default=default, metadata={"help": help, "ms": ms, "flag": flag})
+    return field(default=default, metadata={"help": help, "ms": ms, "flag": flag, "choices": choices})
 
 
 @dataclass
@@ -79,6 +88,8 @@ class EngineConfig:
     partials: bool = _option(False, "also emit the running decision")
     spikes: bool = _option(True, "do not emit spike events", flag="--no-spikes")
     threads: int = _option(0, "native threads of decode() (default 0: one per core)")
+    segments: str = _option("speech", "what a segment is: a speech region, or a run of spikes closed by "
+                            "endpoint_ms of Null (default speech)", choices=SEGMENT_MODES)
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message if a setting is out of range."""
@@ -87,10 +98,13 @@ class EngineConfig:
                 _check_ms(f.name, getattr(self, f.name), *f.metadata["ms"])
         if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) or not 0 <= self.threads <= 64:
             raise ValueError(f"threads must be a whole number in [0, 64] (0: one per core), got {self.threads!r}")
+        if self.segments not in SEGMENT_MODES:
+            raise ValueError(f"segments must be one of {', '.join(SEGMENT_MODES)}, got {self.segments!r}")
 
     @classmethod
     def add_arguments(cls, parser, names: tuple[str, ...] = ("model", "chunk_ms", "right_context_ms",
-                                                             "endpoint_ms", "max_segment_ms", "threads")) -> None:
+                                                             "endpoint_ms", "max_segment_ms", "threads",
+                                                             "segments")) -> None:
         """Command-line flags for the named fields (help, defaults and ranges from the fields)."""
         for f in fields(cls):
             if f.name not in names:
@@ -104,6 +118,9 @@ class EngineConfig:
                 default = "" if f.default is None else f"default {f.default}; "
                 parser.add_argument(flag, dest=f.name, type=ms_option(low, high), default=f.default,
                                     help=f"{f.metadata['help']} ({default}{low}..{high})")
+            elif f.metadata["choices"]:
+                parser.add_argument(flag, dest=f.name, choices=f.metadata["choices"], default=f.default,
+                                    help=f.metadata["help"])
             elif f.name == "threads":
                 parser.add_argument(flag, dest=f.name, type=int, default=f.default, metavar="N",
                                     help=f.metadata["help"])
@@ -126,7 +143,8 @@ class EngineConfig:
         right = "model's" if self.right_context_ms is None else f"{self.right_context_ms} ms"
         flags = [name for name in ("posteriors", "partials", "spikes") if getattr(self, name)]
         return (f"model={self.model or 'default'} chunk={self.chunk_ms} ms right_context={right} "
-                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms threads={self.threads or 'auto'} "
+                f"endpoint={self.endpoint_ms} ms max_segment={self.max_segment_ms} ms segments={self.segments} "
+                f"threads={self.threads or 'auto'} "
                 f"events=segment,utterance" + "".join("," + f for f in flags))
 
 
@@ -167,6 +185,7 @@ class Engine:
                 chunk_frames=self.chunk_frames, right_context_frames=self.right_context_frames,
                 blank=self.blank, endpoint_frames=self.endpoint_frames,
                 max_frames=ms_to_frames(self.config.max_segment_ms), spikes=self.config.spikes,
+                speech_segments=self.config.segments == "speech",
                 keep_posteriors=self.config.posteriors, num_threads=self.config.threads,
                 normalizer=native_options(c.norm_config, c.feature_names, c.norm_mean, c.norm_std))
         except ValueError as err:
@@ -224,7 +243,8 @@ class Engine:
     def new_tracker(self) -> "_native.SegmentTracker":
         """A native softmax / best-path / spike / segment tracker with this engine's options."""
         return _native.SegmentTracker(len(self.outputs), self.blank, self.endpoint_frames,
-                                      ms_to_frames(self.config.max_segment_ms), self.config.spikes)
+                                      ms_to_frames(self.config.max_segment_ms), self.config.spikes,
+                                      self.config.segments == "speech")
 
     def decide(self, counts, post_sum, num_frames: int) -> tuple[str, dict[str, float]]:
         """(emotion, calibrated scores) by the utterance rule from best-path statistics."""
@@ -313,7 +333,7 @@ class Stream:
         return self._running(Partial)
 
     def is_endpoint(self) -> bool:
-        """True while at least endpoint_ms of Null has followed the last segment."""
+        """True while at least endpoint_ms of Null (segments="speech": of non-speech) followed the last segment."""
         return self._native.tracker.is_endpoint
 
     @property
@@ -352,7 +372,8 @@ class Stream:
             self._emit(Spike(self.source, e.outputs[k], _sec(t)))
         for start, end, counts, post_sum in tr.pop_segments():
             emotion, scores = e.decide(counts, post_sum, end - start)
-            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores))
+            reason = NO_SPIKE if not np.delete(counts, e.blank).any() else None
+            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores, reason))
 
     def _sort_new_events(self, first: int) -> None:
         """Order this decode's events by audio time (stable), whatever the chunking."""
@@ -373,8 +394,10 @@ class Stream:
 
     def _running(self, kind):
         tr = self._native.tracker
-        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
         end = self.duration if kind is Utterance else _sec(tr.num_frames)
+        if tr.num_speech_frames == 0:
+            return kind(self.source, 0.0, round(end, 6), None, {}, NO_SPEECH)
+        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
         return kind(self.source, 0.0, round(end, 6), emotion, scores)
 
     def _emit(self, event: Event) -> None:

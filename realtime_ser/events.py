@@ -43,6 +43,8 @@ class Event:
         for f in fields(self):
             if f.name not in ("produced_at", "latency_s"):
                 out[f.name] = _plain(getattr(self, f.name))
+        if out.get("reason", "") is None:
+            del out["reason"]  # only decisions that are not the plain rule say why
         if timing:
             out["latency_s"] = None if self.latency_s is None else round(self.latency_s, DECIMALS)
         return out
@@ -95,20 +97,27 @@ class Spike(Event):
 
 @dataclass
 class _Decision(Event):
-    """An emotion decision over a stretch of one source, with scores over the model's labels."""
+    """An emotion decision over a stretch of one source, with scores over the model's labels.
+
+    emotion is None (JSON null, scores {}) when the stretch holds no speech: reason "no speech".
+    reason "no spike": a speech segment without a spike, decided by its highest summed
+    non-Null posterior. The JSON has `reason` only when it is set.
+    """
 
     source: str
     start: float
     end: float
-    emotion: str
+    emotion: str | None
     scores: dict[str, float]
+    reason: str | None = None
 
 
 @dataclass
 class Segment(_Decision):
-    """A stretch of emotional speech, closed by `endpoint_ms` of Null or the end of input.
+    """A stretch of emotional speech: one speech region (EngineConfig.segments="speech"), or
+    a run of spikes closed by `endpoint_ms` of Null (segments="spikes"), or the end of input.
 
-    start/end: first active frame's start, last active frame's end. emotion and scores by
+    start/end: first speech (or active) frame's start, last one's end. emotion and scores by
     the utterance rule over the segment's frames.
     """
 

@@ -435,8 +435,12 @@ class JsonlOutput:
 COLORS = {"anger": "red", "happiness": "yellow", "neutral": "white", "sadness": "blue"}
 
 
-def color(emotion: str) -> str:
-    return COLORS.get(emotion, "cyan")
+NO_SPEECH = "no speech"  # shown where a decision has no emotion (reason "no speech")
+
+
+def color(emotion: str | None) -> str:
+    return COLORS.get(emotion, "cyan") if emotion else "dim"
+
 
 
 def dbfs(samples: np.ndarray) -> tuple[float, float]:
@@ -515,7 +519,8 @@ class View:
 
     def print_final(self) -> None:
         if self.final is not None:
-            self.console.print(f"utterance: [bold {color(self.final.emotion)}]{self.final.emotion}[/] "
+            shown = self.final.emotion or NO_SPEECH
+            self.console.print(f"utterance: [bold {color(self.final.emotion)}]{shown}[/] "
                                f"({self.final.end:.1f} s)")
         for message in self.errors:
             self.console.print(f"error: {message}")
@@ -546,7 +551,10 @@ class View:
         result = self.running
         scores = result.scores if result is not None else {}
         head = Text("emotion   ")
-        if result is not None and self.duration > 0:
+        if result is not None and self.duration > 0 and result.emotion is None:
+            head.append(NO_SPEECH, style="dim")
+            head.append(f"   (over {self.duration:.1f} s)")
+        elif result is not None and self.duration > 0:
             head.append(result.emotion.upper(), style=f"bold {color(result.emotion)}")
             head.append(f"   (running decision over {self.duration:.1f} s)")
         else:

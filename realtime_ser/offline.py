@@ -23,8 +23,9 @@ import time
 
 import numpy as np
 
-from realtime_ser import decoder_kernels
+from realtime_ser import _native, decoder_kernels
 from realtime_ser.audio import SAMPLE_RATE
+from realtime_ser.engine import NO_SPEECH
 from realtime_ser.engine import _sec as seconds
 from realtime_ser.events import Error, Event, InputWarning, Segment, Spike, Utterance
 from realtime_ser.features import kernels
@@ -85,8 +86,12 @@ class Recognizer:
                            for k, t in zip(found.labels[b, :found.n_labels[b]], found.frames[b])]
             events += [Segment(it.name, seconds(start), seconds(end), *e.decide(c, p, end - start))
                        for start, end, c, p in found.segments[b]]
-            emotion, scores = e.decide(found.counts[b], found.post_sums[b], int(lengths[b]))
-            events.append(Utterance(it.name, 0.0, round(len(it.samples) / SAMPLE_RATE, 6), emotion, scores))
+            end = round(len(it.samples) / SAMPLE_RATE, 6)
+            if not _native.SpeechDetector().accept_frames(it.feats).any():  # the engine's "no speech" rule
+                events.append(Utterance(it.name, 0.0, end, None, {}, NO_SPEECH))
+            else:
+                emotion, scores = e.decide(found.counts[b], found.post_sums[b], int(lengths[b]))
+                events.append(Utterance(it.name, 0.0, end, emotion, scores))
             now = time.monotonic()
             for event in sorted(events, key=lambda ev: ev.audio_time):  # as the engine orders them
                 event.produced_at, event.latency_s = now, now - it.read_at

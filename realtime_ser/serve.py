@@ -322,7 +322,8 @@ class Engines:
 
 
 def _key(c: EngineConfig) -> tuple:
-    return (c.chunk_ms, c.right_context_ms, c.endpoint_ms, c.max_segment_ms, c.partials, c.posteriors, c.spikes)
+    return (c.chunk_ms, c.right_context_ms, c.endpoint_ms, c.max_segment_ms, c.partials, c.posteriors, c.spikes,
+            c.segments)
 
 
 class Interrupted(Exception):

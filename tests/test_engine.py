@@ -46,7 +46,7 @@ def model_dir(tmp_path_factory, emodb_wavs):
 @pytest.fixture(scope="module")
 def engine(model_dir):
     return Engine(EngineConfig(model=str(model_dir), chunk_ms=CHUNK_MS, right_context_ms=RIGHT_MS,
-                               endpoint_ms=ENDPOINT_MS, posteriors=True))
+                               endpoint_ms=ENDPOINT_MS, posteriors=True, segments="spikes"))
 
 
 @pytest.fixture(scope="module")
@@ -452,7 +452,7 @@ def tracked_segments(engine, made):
 
 def test_segments_have_a_maximum_length(model_dir):
     """max_segment_ms closes a segment that never meets an endpoint, however it is cut."""
-    e = Engine(EngineConfig(model=str(model_dir), endpoint_ms=50, max_segment_ms=100))
+    e = Engine(EngineConfig(model=str(model_dir), endpoint_ms=50, max_segment_ms=100, segments="spikes"))
     n = 10  # max_segment_ms in frames
     path = ([0] * 2 + [1] * 25 + [0] * 3 + [2] * 4 + [0] * 2 + [2] * 2 + [0] * 9
             + [3] * 6 + [0] * 4 + [4] * 3 + [0] * 6)

@@ -55,7 +55,7 @@ def random_model(tmp_path_factory, emodb_wavs):
 def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options):
     """Every event (spikes, segments, utterances, warnings, errors) in the same order."""
     extra = options + ([] if model == "bundled" else ["--model", random_model])
-    code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", *extra)
+    code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", "--segments", "spikes", *extra)
     code_o, offline, err = run_main(capsys, *inputs, "--offline", "--batch-files", batch, *extra)
     assert code_s == code_o == stream.EXIT_FAILED  # the short, empty and missing inputs fail
     assert offline == streamed
@@ -76,12 +76,23 @@ def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, 
 
 
 def test_offline_usage_errors(capsys):
-    for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"]):
+    for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"], ["--segments", "speech"]):
         code, events, err = run_main(capsys, SPEECH, "--offline", *args)
         assert code == stream.EXIT_USAGE and events == [] and err.count("\n") == 1, (args, err)
     help_text = subprocess.run([sys.executable, "-m", "realtime_ser.stream", "--help"], capture_output=True,
                                text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
-    assert "spike, segment and utterance events as streaming" in " ".join(help_text.split())
+    assert "spike, segment and utterance events as streaming with --segments spikes" in " ".join(help_text.split())
+
+
+def test_offline_says_no_speech_as_streaming_does(capsys, tmp_path):
+    import soundfile as sf
+
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(32000, np.float32), 16000)
+    _, streamed, _ = run_main(capsys, str(silence))
+    _, offline, _ = run_main(capsys, str(silence), "--offline")
+    (a,), (b,) = [[e for e in ev if e["type"] == "utterance"] for ev in (streamed, offline)]
+    assert a["emotion"] is None and a["reason"] == "no speech" and a == b
 
 
 SERVE_AND_STREAM = """

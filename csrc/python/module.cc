@@ -15,6 +15,7 @@ void PybindLcBlstm(py::module_& m);
 void PybindOnlineStream(py::module_& m);
 void PybindDsp(py::module_& m);
 void PybindSimd(py::module_& m);
+void PybindSpeechDetector(py::module_& m);
 }
 
 PYBIND11_MODULE(_native, m) {
@@ -31,4 +32,5 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindOnlineStream(m);
   ser::PybindDsp(m);
   ser::PybindSimd(m);
+  ser::PybindSpeechDetector(m);
 }

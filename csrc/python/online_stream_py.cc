@@ -71,13 +71,15 @@ void PybindOnlineStream(py::module_& m) {
       .def_property_readonly("lstm_pending", [](const OnlineStream& s) { return s.LstmState().Pending(); })
       .def_property_readonly("lstm_capacity", [](const OnlineStream& s) { return s.LstmState().Capacity(); })
       .def_property_readonly("feature_history", &OnlineStream::FeatureHistoryFrames)
-      .def_property_readonly("queued_samples", &OnlineStream::QueuedSamples);
+      .def_property_readonly("queued_samples", &OnlineStream::QueuedSamples)
+      .def_property_readonly("queued_speech", &OnlineStream::QueuedSpeech);
 
   py::class_<OnlineRecognizer>(m, "OnlineRecognizer",
                                "One model serving many OnlineStreams; decode_streams advances them together.")
       .def(py::init([](FloatArray w_in, FloatArray b_in, FloatArray w_hh_fwd, FloatArray w_hh_bwd, FloatArray w_out,
                        FloatArray b_out, int chunk_frames, int right_context_frames, int blank, int endpoint_frames,
-                       int64_t max_frames, bool spikes, bool keep_posteriors, int num_threads, py::dict normalizer) {
+                       int64_t max_frames, bool spikes, bool speech_segments, bool keep_posteriors, int num_threads,
+                       py::dict normalizer) {
              OnlineRecognizerOptions o;
              o.chunking.chunk_frames = chunk_frames;
              o.chunking.right_context_frames = right_context_frames;
@@ -86,6 +88,7 @@ void PybindOnlineStream(py::module_& m) {
              o.tracker.endpoint_frames = endpoint_frames;
              o.tracker.max_frames = max_frames;
              o.tracker.spikes = spikes;
+             o.tracker.speech_segments = speech_segments;
              o.normalizer = NormalizerOptionsFrom(normalizer);
              o.keep_posteriors = keep_posteriors;
              o.num_threads = num_threads;
@@ -94,7 +97,7 @@ void PybindOnlineStream(py::module_& m) {
            py::arg("w_in"), py::arg("b_in"), py::arg("w_hh_fwd"), py::arg("w_hh_bwd"), py::arg("w_out"),
            py::arg("b_out"), py::kw_only(), py::arg("chunk_frames"), py::arg("right_context_frames"),
            py::arg("blank"), py::arg("endpoint_frames"), py::arg("max_frames"), py::arg("spikes") = true,
-           py::arg("keep_posteriors") = false, py::arg("num_threads") = 0, py::arg("normalizer"))
+           py::arg("speech_segments") = true, py::arg("keep_posteriors") = false, py::arg("num_threads") = 0, py::arg("normalizer"))
       .def("create_stream", &OnlineRecognizer::CreateStream, py::keep_alive<0, 1>())
       .def("decode_streams", &Decode, py::arg("streams"),
            "Advance the streams (GIL released): features and normalisation in the thread pool, one "

@@ -28,26 +28,41 @@ void CheckRows(const A& x, int c, const char* what) {
     throw std::invalid_argument(std::string(what) + " expects a (n, " + std::to_string(c) + ") array");
 }
 
-py::array_t<float> AcceptLogits(SegmentTracker& self, FloatArray x) {
+using FlagArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+// The speech flags of n frames, or null when none are given.
+const uint8_t* Flags(const py::object& speech, int64_t n, FlagArray& keep) {
+  if (speech.is_none()) return nullptr;
+  keep = FlagArray::ensure(speech);
+  if (!keep || keep.ndim() != 1 || keep.shape(0) != n)
+    throw std::invalid_argument("speech expects one flag per frame (" + std::to_string(n) + ")");
+  return keep.data();
+}
+
+py::array_t<float> AcceptLogits(SegmentTracker& self, FloatArray x, py::object speech) {
   const int c = self.Options().num_classes;
   CheckRows(x, c, "accept_logits");
   const int64_t n = x.shape(0);
+  FlagArray keep;
+  const uint8_t* flags = Flags(speech, n, keep);
   py::array_t<float> post({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(c)});
   const float* in = x.data();
   float* out = post.mutable_data();
   {
     py::gil_scoped_release release;
-    self.AcceptLogits(in, n, out);
+    self.AcceptLogits(in, n, out, flags);
   }
   return post;
 }
 
-void AcceptPosteriors(SegmentTracker& self, FloatArray x) {
+void AcceptPosteriors(SegmentTracker& self, FloatArray x, py::object speech) {
   CheckRows(x, self.Options().num_classes, "accept_posteriors");
   const float* p = x.data();
   const int64_t n = x.shape(0);
+  FlagArray keep;
+  const uint8_t* flags = Flags(speech, n, keep);
   py::gil_scoped_release release;
-  self.AcceptPosteriors(p, n);
+  self.AcceptPosteriors(p, n, flags);
 }
 
 // Row softmax in double (float64 input stays float64 until the end), float32 out.
@@ -81,21 +96,25 @@ void PybindSegmentTracker(py::module_& m) {
   py::class_<SegmentTracker>(m, "SegmentTracker",
                              "Per-stream CTC bookkeeping: softmax and argmax once per frame; whole-input "
                              "best-path statistics, spike events, and segments closed by endpoint or length.")
-      .def(py::init([](int num_classes, int blank, int endpoint_frames, int64_t max_frames, bool spikes) {
+      .def(py::init([](int num_classes, int blank, int endpoint_frames, int64_t max_frames, bool spikes,
+                       bool speech_segments) {
              SegmentTrackerOptions o;
              o.num_classes = num_classes;
              o.blank = blank;
              o.endpoint_frames = endpoint_frames;
              o.max_frames = max_frames;
              o.spikes = spikes;
+             o.speech_segments = speech_segments;
              return SegmentTracker(o);
            }),
            py::arg("num_classes") = 5, py::arg("blank") = 0, py::arg("endpoint_frames") = 50,
-           py::arg("max_frames") = 3000, py::arg("spikes") = true)
-      .def("accept_logits", &AcceptLogits, py::arg("logits"),
-           "Append (n, num_classes) logits; returns their posteriors (float32).")
-      .def("accept_posteriors", &AcceptPosteriors, py::arg("posteriors"),
-           "Append (n, num_classes) frame probabilities.")
+           py::arg("max_frames") = 3000, py::arg("spikes") = true,
+           py::arg("speech_segments") = false)
+      .def("accept_logits", &AcceptLogits, py::arg("logits"), py::arg("speech") = py::none(),
+           "Append (n, num_classes) logits and optionally their (n,) speech flags; returns their "
+           "posteriors (float32).")
+      .def("accept_posteriors", &AcceptPosteriors, py::arg("posteriors"), py::arg("speech") = py::none(),
+           "Append (n, num_classes) frame probabilities and optionally their (n,) speech flags.")
       .def("close", &SegmentTracker::Close, "End of input: queue the open segment, if any.")
       .def("reset", &SegmentTracker::Reset)
       .def("pop_spikes",
@@ -134,6 +153,8 @@ void PybindSegmentTracker(py::module_& m) {
                              "Frames of the open segment through its last active frame.")
       .def_property_readonly("oldest_open_frame", &SegmentTracker::OldestOpenFrame)
       .def_property_readonly("null_run", &SegmentTracker::NullRun)
+      .def_property_readonly("speech_segments", [](const SegmentTracker& t) { return t.Options().speech_segments; })
+      .def_property_readonly("num_speech_frames", &SegmentTracker::NumSpeechFrames, "Frames flagged speech.")
       .def_property_readonly("num_queued", &SegmentTracker::NumQueued, "Events queued, not yet popped.");
 }
 

@@ -5,7 +5,11 @@
 namespace ser {
 
 OnlineStream::OnlineStream(const OnlineRecognizer& owner, const Normalizer& norm)
-    : owner_(&owner), norm_(norm), lstm_(owner.Lstm().NewState()), tracker_(owner.Options().tracker) {}
+    : owner_(&owner),
+      norm_(norm),
+      detector_(owner.Options().speech),
+      lstm_(owner.Lstm().NewState()),
+      tracker_(owner.Options().tracker) {}
 
 void OnlineStream::AcceptWaveform(const float* samples, int64_t n) {
   if (finished_) throw std::invalid_argument("accept_waveform() after input_finished()");
@@ -23,6 +27,9 @@ bool OnlineStream::IsReady() const {
 void OnlineStream::Reset(bool adaptation) {
   if (adaptation) norm_.Reset();
   features_.Reset();
+  detector_.Reset();
+  speech_.clear();
+  speech_head_ = 0;
   owner_->Lstm().ResetState(&lstm_);
   tracker_.Reset();
   samples_.clear();
@@ -44,6 +51,9 @@ void OnlineStream::Prepare() {
   if (finishing_) features_.InputFinished();
   frames_.clear();
   const int64_t n = features_.PopFrames(&frames_);
+  const size_t old = speech_.size();
+  speech_.resize(old + static_cast<size_t>(n));
+  detector_.AcceptFrames(frames_.data(), n, FeatureDim(), speech_.data() + old);
   norm_.Process(frames_.data(), n, frames_.data());
 }
 
@@ -52,7 +62,14 @@ void OnlineStream::Track() {
   const int64_t n = static_cast<int64_t>(logits_.size()) / c;
   post_start_ = tracker_.NumFrames();
   post_.resize(owner_->Options().keep_posteriors ? static_cast<size_t>(n * c) : 0);
-  tracker_.AcceptLogits(logits_.data(), n, post_.empty() ? nullptr : post_.data());
+  if (speech_head_ + n > static_cast<int64_t>(speech_.size()))
+    throw std::logic_error("OnlineStream: more BiLSTM outputs than analysed frames");
+  tracker_.AcceptLogits(logits_.data(), n, post_.empty() ? nullptr : post_.data(), speech_.data() + speech_head_);
+  speech_head_ += n;
+  if (speech_head_ > 4096 && speech_head_ * 2 > static_cast<int64_t>(speech_.size())) {  // amortised compaction
+    speech_.erase(speech_.begin(), speech_.begin() + speech_head_);
+    speech_head_ = 0;
+  }
   if (!finishing_) return;
   done_ = true;
   tracker_.Close();

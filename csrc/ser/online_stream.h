@@ -1,8 +1,8 @@
 // The recognizer core after sherpa-onnx's OnlineRecognizer / OnlineStream: one native object
 // owns all of a stream's state (features, normalisation, LC-BLSTM state, CTC tracking and its
 // queued events), and DecodeStreams advances many streams at once:
-//   1. per stream, in the thread pool: queued samples -> descriptors and deltas -> normalised
-//      frames;
+//   1. per stream, in the thread pool: queued samples -> descriptors and deltas -> speech flags
+//      (SpeechDetector, on the raw descriptors) and normalised frames;
 //   2. for all streams together: one input projection and one forward and one backward
 //      recurrence (LcBlstm::Step);
 //   3. per stream, in the thread pool: logits -> softmax, best path, spikes, segments.
@@ -18,6 +18,7 @@
 #include "ser/normalizer.h"
 #include "ser/online_features.h"
 #include "ser/segment_tracker.h"
+#include "ser/speech_detector.h"
 #include "ser/thread_pool.h"
 
 namespace ser {
@@ -26,6 +27,7 @@ struct OnlineRecognizerOptions {
   LcBlstmOptions chunking;
   SegmentTrackerOptions tracker;
   NormalizerOptions normalizer;
+  SpeechDetectorOptions speech;
   bool keep_posteriors = false;  // keep each decode's frame posteriors for the caller
   int num_threads = 0;           // feature and recurrence threads; 0: one per core
 };
@@ -51,6 +53,8 @@ class OnlineStream {
   const LcBlstmState& LstmState() const { return lstm_; }
   int64_t FeatureHistoryFrames() const { return features_.HistoryFrames(); }
   int64_t QueuedSamples() const { return static_cast<int64_t>(samples_.size()); }
+  // Speech flags of frames whose BiLSTM outputs are not final yet.
+  int64_t QueuedSpeech() const { return static_cast<int64_t>(speech_.size()) - speech_head_; }
   // Posteriors of the frames the last decode finalised (keep_posteriors), from frame PosteriorsStart().
   const std::vector<float>& Posteriors() const { return post_; }
   int64_t PosteriorsStart() const { return post_start_; }
@@ -68,10 +72,13 @@ class OnlineStream {
   const OnlineRecognizer* owner_;
   OnlineFeatures features_;
   Normalizer norm_;
+  SpeechDetector detector_;
   LcBlstmState lstm_;
   SegmentTracker tracker_;
   std::vector<float> samples_;  // accepted, not analysed yet
   std::vector<float> frames_;   // normalised frames for the next recurrence step
+  std::vector<uint8_t> speech_; // speech flags from row speech_head_ on, for the tracker
+  int64_t speech_head_ = 0;
   std::vector<float> logits_;
   std::vector<float> post_;
   int64_t post_start_ = 0;

@@ -50,24 +50,26 @@ void SegmentTracker::Reset() {
   last_end_ = 0;
   null_run_ = 0;
   seen_active_ = false;
+  num_speech_ = 0;
   spikes_.clear();
   segments_.clear();
 }
 
-void SegmentTracker::AcceptLogits(const float* logits, int64_t num_frames, float* post_out) {
+void SegmentTracker::AcceptLogits(const float* logits, int64_t num_frames, float* post_out,
+                                  const uint8_t* speech) {
   std::vector<float> row(opts_.num_classes);
   for (int64_t t = 0; t < num_frames; ++t) {
     SoftmaxRows(logits + t * opts_.num_classes, row.data(), 1, opts_.num_classes);
     if (post_out) std::copy(row.begin(), row.end(), post_out + t * opts_.num_classes);
-    AcceptFrame(row.data());
+    AcceptFrame(row.data(), speech && speech[t]);
   }
 }
 
-void SegmentTracker::AcceptPosteriors(const float* post, int64_t num_frames) {
-  for (int64_t t = 0; t < num_frames; ++t) AcceptFrame(post + t * opts_.num_classes);
+void SegmentTracker::AcceptPosteriors(const float* post, int64_t num_frames, const uint8_t* speech) {
+  for (int64_t t = 0; t < num_frames; ++t) AcceptFrame(post + t * opts_.num_classes, speech && speech[t]);
 }
 
-void SegmentTracker::AcceptFrame(const float* row) {
+void SegmentTracker::AcceptFrame(const float* row, bool speech) {
   const int k = ArgmaxRow(row, opts_.num_classes);
   const int64_t t = total_.num_frames;
   // The whole input: a new non-blank run is a label (and a spike).
@@ -78,7 +80,12 @@ void SegmentTracker::AcceptFrame(const float* row) {
   }
   prev_ = k;
   ++total_.num_frames;
+  num_speech_ += speech;
 
+  if (opts_.speech_segments) {
+    SpeechFrame(row, k, t, speech);
+    return;
+  }
   if (k != opts_.blank) {
     Active(row, k, t);
     return;
@@ -104,6 +111,27 @@ void SegmentTracker::Active(const float* row, int k, int64_t t) {
   if (k != seg_prev_) ++seg_.counts[k];
   seg_prev_ = k;
   seg_.post_sum = seg_sum_all_;  // the Null frames before this one are inside the segment
+  last_end_ = t + 1;
+  null_run_ = 0;
+  seen_active_ = true;
+  if (last_end_ == start_ + opts_.max_frames) CloseSegment();
+}
+
+// Speech segments: a segment is one run of speech frames; its spikes give its labels.
+void SegmentTracker::SpeechFrame(const float* row, int k, int64_t t, bool speech) {
+  if (!speech) {
+    ++null_run_;
+    CloseSegment();
+    return;
+  }
+  if (start_ < 0) {
+    start_ = t;
+    Clear(seg_);
+    seg_prev_ = -1;
+  }
+  for (int c = 0; c < opts_.num_classes; ++c) seg_.post_sum[c] += row[c];
+  if (k != seg_prev_ && k != opts_.blank) ++seg_.counts[k];
+  seg_prev_ = k;
   last_end_ = t + 1;
   null_run_ = 0;
   seen_active_ = true;

@@ -4,6 +4,9 @@
 //   - segments: from the first active (non-Null) frame to the last; closed once
 //     endpoint_frames Null frames follow, or when start + max_frames is reached (then ending
 //     at its last active frame; the next segment starts at the next active frame).
+//     With speech_segments, a segment is one run of frames flagged speech (closed at the first
+//     non-speech frame or at max_frames); the spikes inside it give its label counts, and a
+//     segment without any has all-zero counts (the caller's fallback decides it).
 // Memory is bounded: O(num_classes) state, plus the events queued since the last Pop*().
 #ifndef SER_SEGMENT_TRACKER_H_
 #define SER_SEGMENT_TRACKER_H_
@@ -22,6 +25,7 @@ struct SegmentTrackerOptions {
   int endpoint_frames = 50;     // Null run that closes a segment
   int64_t max_frames = 3000;    // longest segment
   bool spikes = true;           // queue spike events
+  bool speech_segments = false; // segments are the speech regions given per frame, not spike spans
 };
 
 // Label counts (the blank entry stays 0), posterior sums and frame count of a best path.
@@ -52,9 +56,11 @@ class SegmentTracker {
   explicit SegmentTracker(const SegmentTrackerOptions& opts = SegmentTrackerOptions());
 
   // logits: num_frames rows of num_classes; post_out (may be null) gets the posteriors.
-  void AcceptLogits(const float* logits, int64_t num_frames, float* post_out);
+  // speech (may be null = no speech): num_frames flags, 1 = speech; needed for speech_segments.
+  void AcceptLogits(const float* logits, int64_t num_frames, float* post_out,
+                    const uint8_t* speech = nullptr);
   // post: num_frames rows of num_classes probabilities.
-  void AcceptPosteriors(const float* post, int64_t num_frames);
+  void AcceptPosteriors(const float* post, int64_t num_frames, const uint8_t* speech = nullptr);
   // End of input: queue the open segment, if any.
   void Close();
   void Reset();
@@ -70,14 +76,17 @@ class SegmentTracker {
   // The oldest frame a future event may refer to: the open segment's last end, else now.
   int64_t OldestOpenFrame() const { return start_ < 0 ? total_.num_frames : last_end_; }
   int64_t NullRun() const { return null_run_; }
+  // Frames flagged speech so far.
+  int64_t NumSpeechFrames() const { return num_speech_; }
 
   std::vector<SpikeEvent> PopSpikes();
   std::vector<SegmentEvent> PopSegments();
   size_t NumQueued() const { return spikes_.size() + segments_.size(); }
 
  private:
-  void AcceptFrame(const float* row);
+  void AcceptFrame(const float* row, bool speech);
   void Active(const float* row, int k, int64_t t);
+  void SpeechFrame(const float* row, int k, int64_t t, bool speech);
   void CloseSegment();
   void Clear(PathStats& s) const;
 
@@ -92,6 +101,7 @@ class SegmentTracker {
   PathStats seg_;
   int64_t null_run_ = 0;       // Null frames since the last active frame
   bool seen_active_ = false;
+  int64_t num_speech_ = 0;
   std::vector<SpikeEvent> spikes_;
   std::vector<SegmentEvent> segments_;
 };

@@ -90,8 +90,8 @@ function onEvent(e) {
   if (e.type === "segment") { state.segments.push(e); drawTimeline(); }
   if (e.type === "utterance") {
     state.utterance = e;
-    $("utterance").textContent = `utterance: ${e.emotion} (${e.end.toFixed(1)} s)`;
-    showCurrent(e.emotion);
+    $("utterance").textContent = `utterance: ${e.emotion ?? "no speech"} (${e.end.toFixed(1)} s)`;
+    showCurrent(e.emotion ?? "no speech");
   }
   if (e.type === "error") { state.error = e.error; setStatus(`error: ${e.error}`); }
 }
