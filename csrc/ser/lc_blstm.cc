@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 
@@ -17,6 +18,9 @@ std::vector<float> Packed(const std::vector<float>& w, int64_t rows, int64_t col
   PackColumns(w.data(), rows, cols, cols, out.data());
   return out;
 }
+
+// A scratch buffer of n floats, not initialised (the callers write before they read).
+std::unique_ptr<float[]> Scratch(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
 
 // Streams active per step for lengths sorted in decreasing order.
 std::vector<int64_t> StepCounts(const std::vector<int64_t>& lengths_desc) {
@@ -36,7 +40,12 @@ int64_t Groups(ThreadPool* pool, int64_t items, int64_t min_per_group) {
 // it once a big input has gone (bounded memory). Returns true if the rows moved to row 0.
 bool MakeRoom(std::vector<float>& buf, int64_t width, int64_t head, int64_t used, int64_t n) {
   const int64_t rows = static_cast<int64_t>(buf.size()) / width;
-  if (head + used + n <= rows && rows <= 8 * std::max<int64_t>(used + n, 64)) return false;
+  const bool oversized = rows > 8 * std::max<int64_t>(used + n, 64);
+  if (head + used + n <= rows && !oversized) return false;
+  if (used + n <= rows && !oversized) {  // room at the front: move the pending rows there
+    std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, buf.begin());
+    return true;
+  }
   std::vector<float> next(static_cast<size_t>(std::max<int64_t>(2 * (used + n), 64) * width));
   std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, next.begin());
   buf.swap(next);
@@ -112,7 +121,7 @@ void LcBlstm::Recur(const LstmRecurArgs& a, ThreadPool* pool) const {
       counts.push_back(k);
     }
     const int64_t steps = static_cast<int64_t>(counts.size());
-    std::vector<float> out(static_cast<size_t>(steps * n * h));
+    const auto out = Scratch(steps * n * h);
     LstmRecurArgs b = a;
     b.num_steps = steps;
     b.num_streams = n;
@@ -120,10 +129,10 @@ void LcBlstm::Recur(const LstmRecurArgs& a, ThreadPool* pool) const {
     b.counts = counts.data();
     b.h = a.h + lo * h;
     b.c = a.c + lo * h;
-    b.out = out.data();
+    b.out = out.get();
     LstmRecur(b);
     for (int64_t t = 0; t < steps; ++t)
-      std::memcpy(a.out + (t * s + lo) * h, out.data() + t * n * h, sizeof(float) * counts[t] * h);
+      std::memcpy(a.out + (t * s + lo) * h, out.get() + t * n * h, sizeof(float) * counts[t] * h);
   });
 }
 
@@ -139,14 +148,19 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
   std::vector<int64_t> lens;
   for (int64_t i : order) lens.push_back(inputs[i].num_frames);
   // Time-major input grid (n_max, s, D), zero-padded, then the projections of both directions.
-  std::vector<float> x(static_cast<size_t>(n_max * s * d), 0.0f);
+  const auto x_buf = Scratch(n_max * s * d);
+  float* x = x_buf.get();
   for (int64_t k = 0; k < s; ++k) {
     const LcBlstmInput& in = inputs[order[k]];
-    for (int64_t t = 0; t < in.num_frames; ++t)
-      std::memcpy(x.data() + (t * s + k) * d, in.frames + t * d, sizeof(float) * d);
+    for (int64_t t = 0; t < n_max; ++t) {
+      float* row = x + (t * s + k) * d;
+      if (t < in.num_frames) std::memcpy(row, in.frames + t * d, sizeof(float) * d);
+      else std::fill(row, row + d, 0.0f);  // padding: projected, never read
+    }
   }
   const int64_t rows = n_max * s;
-  std::vector<float> gates(static_cast<size_t>(rows * g8));
+  const auto gates_buf = Scratch(rows * g8);
+  float* gates = gates_buf.get();
   const int64_t groups = Groups(pool, rows, kMinRowsPerThread);
   auto project = [&](int64_t g) {
     const int64_t lo = rows * g / groups, hi = rows * (g + 1) / groups;
@@ -154,10 +168,10 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
     a.rows = hi - lo;
     a.in_dim = d;
     a.out_dim = g8;
-    a.x = x.data() + lo * d;
+    a.x = x + lo * d;
     a.w = WeightMatrix::Packed(w_in_packed_.data(), d);
     a.b = w_.b_in.data();
-    a.out = gates.data() + lo * g8;
+    a.out = gates + lo * g8;
     LstmAffine(a);
   };
   if (groups == 1) project(0);
@@ -170,19 +184,20 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
     std::copy(st.c.begin(), st.c.end(), cs.begin() + k * h);
   }
   const std::vector<int64_t> counts = StepCounts(lens);
-  std::vector<float> out(static_cast<size_t>(n_max * s * h));
+  const auto out_buf = Scratch(n_max * s * h);
+  float* out = out_buf.get();
   LstmRecurArgs a;
   a.num_steps = n_max;
   a.num_streams = s;
   a.hidden = h;
-  a.gates_x = gates.data();
+  a.gates_x = gates;
   a.gates_step_stride = s * g8;
   a.gates_stream_stride = g8;
   a.counts = counts.data();
   a.w_hh_t = WeightMatrix::Packed(w_hh_fwd_packed_.data(), h);
   a.h = hs.data();
   a.c = cs.data();
-  a.out = out.data();
+  a.out = out;
   Recur(a, pool);
   for (int64_t k = 0; k < s; ++k) {
     LcBlstmState& st = *inputs[order[k]].state;
@@ -195,8 +210,8 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
     float* fwd = st.fwd.data() + (st.head + used) * h;
     float* gx = st.gates.data() + (st.head + used) * g4;
     for (int64_t t = 0; t < n; ++t) {
-      std::memcpy(fwd + t * h, out.data() + (t * s + k) * h, sizeof(float) * h);
-      std::memcpy(gx + t * g4, gates.data() + (t * s + k) * g8 + g4, sizeof(float) * g4);
+      std::memcpy(fwd + t * h, out + (t * s + k) * h, sizeof(float) * h);
+      std::memcpy(gx + t * g4, gates + (t * s + k) * g8 + g4, sizeof(float) * g4);
     }
     st.frames_in += n;
   }
@@ -221,30 +236,33 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
   std::stable_sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) { return a.length > b.length; });
   const int64_t nw = static_cast<int64_t>(windows.size()), n_max = windows[0].length;
   // The windows' gates, time-reversed, time-major (n_max, nw, 4H); rows past a window's end unread.
-  std::vector<float> grid(static_cast<size_t>(n_max * nw * g4));
+  const auto grid_buf = Scratch(n_max * nw * g4);
+  float* grid = grid_buf.get();
   std::vector<int64_t> lens;
   for (int64_t k = 0; k < nw; ++k) {
     const Window& win = windows[k];
     const LcBlstmState& st = *inputs[win.input].state;
     const float* src = st.gates.data() + (st.head + win.pos) * g4;
     for (int64_t t = 0; t < win.length; ++t)
-      std::memcpy(grid.data() + (t * nw + k) * g4, src + (win.length - 1 - t) * g4, sizeof(float) * g4);
+      std::memcpy(grid + (t * nw + k) * g4, src + (win.length - 1 - t) * g4, sizeof(float) * g4);
     lens.push_back(win.length);
   }
-  std::vector<float> hs(static_cast<size_t>(nw * h), 0.0f), cs(hs), out(static_cast<size_t>(n_max * nw * h));
+  std::vector<float> hs(static_cast<size_t>(nw * h), 0.0f), cs(hs);
+  const auto out_buf = Scratch(n_max * nw * h);
+  float* out = out_buf.get();
   const std::vector<int64_t> counts = StepCounts(lens);
   LstmRecurArgs a;
   a.num_steps = n_max;
   a.num_streams = nw;
   a.hidden = h;
-  a.gates_x = grid.data();
+  a.gates_x = grid;
   a.gates_step_stride = nw * g4;
   a.gates_stream_stride = g4;
   a.counts = counts.data();
   a.w_hh_t = WeightMatrix::Packed(w_hh_bwd_packed_.data(), h);
   a.h = hs.data();
   a.c = cs.data();
-  a.out = out.data();
+  a.out = out;
   Recur(a, pool);
   // Output layer over [h_fwd, h_bwd] of every kept row, in time order per stream.
   std::vector<int64_t> by_time(static_cast<size_t>(nw));
@@ -261,7 +279,7 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
     const LcBlstmState& st = *inputs[win.input].state;
     for (int64_t j = 0; j < win.chunk; ++j, ++r) {
       std::memcpy(hcat.data() + r * 2 * h, st.fwd.data() + (st.head + win.pos + j) * h, sizeof(float) * h);
-      std::memcpy(hcat.data() + r * 2 * h + h, out.data() + ((win.length - 1 - j) * nw + k) * h, sizeof(float) * h);
+      std::memcpy(hcat.data() + r * 2 * h + h, out + ((win.length - 1 - j) * nw + k) * h, sizeof(float) * h);
     }
   }
   LstmAffineArgs lin;
