@@ -100,3 +100,20 @@ def test_apply_is_deterministic_per_utterance(x):
     assert 0 <= pa["snr_db"] <= 30
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment.parse("speed,wobble")
+
+
+def test_no_kind_goes_past_full_scale(x):
+    """A loud take under 0 dB babble would pass 1.0 (the front end refuses such floats): scaled as a whole."""
+    from realtime_ser import features
+
+    loud = (x / np.max(np.abs(x)) * 0.98).astype(np.float32)
+    others = [audio.load(p) for p in sorted((EMODB / "wav").glob("*.wav"))[20:26]]
+    raw = augment.mix(loud, augment.babble(len(loud), others, np.random.default_rng(0)), 0.0)
+    assert np.max(np.abs(raw)) > 1.0  # the case the check is about
+    y = augment.headroom(raw)
+    assert np.max(np.abs(y)) == pytest.approx(0.99, abs=1e-6)
+    assert np.allclose(y / raw, y[0] / raw[0], rtol=1e-5)  # one gain: the SNR is kept
+    for kind in augment.KINDS:
+        z, _ = augment.apply(kind, loud, augment.rng_for("u", kind), others)
+        assert np.max(np.abs(z)) <= 1.0, kind
+        features.extract(z, 16000)  # accepted by the front end

@@ -107,8 +107,19 @@ def telephone(x: np.ndarray) -> np.ndarray:
     return soxr.resample(coded, 8000, SAMPLE_RATE, quality="HQ").astype(np.float32)[: len(x)]
 
 
+def headroom(y: np.ndarray) -> np.ndarray:
+    """y scaled down as a whole to a peak of 0.99 if it goes past full scale (SNRs unchanged)."""
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    return (y * (0.99 / peak)).astype(np.float32) if peak > 1.0 else y
+
+
 def apply(kind: str, x: np.ndarray, rng: np.random.Generator, others: list[np.ndarray] | None = None):
-    """(altered copy, its parameters) for one kind."""
+    """(altered copy, its parameters) for one kind; never past full scale."""
+    y, params = _apply(kind, x, rng, others)
+    return headroom(y), params
+
+
+def _apply(kind: str, x: np.ndarray, rng: np.random.Generator, others: list[np.ndarray] | None):
     if kind == "speed":
         f = float(rng.choice([0.9, 1.1]))
         return speed(x, f), {"factor": f}
