@@ -1,5 +1,8 @@
 #include "ser/thread_pool.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 namespace ser {
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -62,6 +65,11 @@ void ThreadPool::RunTasks() {
 }
 
 void ThreadPool::Work() {
+  // Signals go to the process's other threads: a worker must not take the main thread's
+  // Ctrl-C (its blocking reads would then never see EINTR).
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   uint64_t seen = 0;
   for (;;) {
     {
