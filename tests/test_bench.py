@@ -44,7 +44,9 @@ def test_every_target_is_measured(quick_run):
     assert data["quick"] is True
     assert len(data["targets"]) == 8
     for row in data["targets"]:
-        assert _finite(row["measured"]) and row["measured"] > 0, row
+        assert _finite(row["measured"]), row
+        # a slope of RSS over streams may come out <= 0 at quick settings; every other figure is positive
+        assert row["measured"] > 0 or row["target"] == "RSS per extra stream", row
         assert row["met"] in (True, False)
     assert set(data["results"]) == set(suite.SUITE)
     for name, result in data["results"].items():
