@@ -104,7 +104,25 @@ void LcBlstm::Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
     if (in.finish) ResetState(in.state);
 }
 
-void LcBlstm::Recur(const LstmRecurArgs& a, ThreadPool* pool) const {
+void LcBlstm::Recur(const float* gates_x, int64_t stream_stride, const std::vector<int64_t>& lengths_desc,
+                    const std::vector<float>& w_hh_packed, float* h, float* c, float* out, ThreadPool* pool) const {
+  const std::vector<int64_t> counts = StepCounts(lengths_desc);
+  LstmRecurArgs a;
+  a.num_steps = lengths_desc[0];
+  a.num_streams = static_cast<int64_t>(lengths_desc.size());
+  a.hidden = w_.hidden;
+  a.gates_x = gates_x;
+  a.gates_step_stride = a.num_streams * stream_stride;
+  a.gates_stream_stride = stream_stride;
+  a.counts = counts.data();
+  a.w_hh_t = WeightMatrix::Packed(w_hh_packed.data(), w_.hidden);
+  a.h = h;
+  a.c = c;
+  a.out = out;
+  RecurSplit(a, pool);
+}
+
+void LcBlstm::RecurSplit(const LstmRecurArgs& a, ThreadPool* pool) const {
   const int64_t groups = Groups(pool, a.num_streams, kMinStreamsPerThread);
   if (groups == 1) {
     LstmRecur(a);
@@ -183,22 +201,9 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
     std::copy(st.h.begin(), st.h.end(), hs.begin() + k * h);
     std::copy(st.c.begin(), st.c.end(), cs.begin() + k * h);
   }
-  const std::vector<int64_t> counts = StepCounts(lens);
   const auto out_buf = Scratch(n_max * s * h);
   float* out = out_buf.get();
-  LstmRecurArgs a;
-  a.num_steps = n_max;
-  a.num_streams = s;
-  a.hidden = h;
-  a.gates_x = gates;
-  a.gates_step_stride = s * g8;
-  a.gates_stream_stride = g8;
-  a.counts = counts.data();
-  a.w_hh_t = WeightMatrix::Packed(w_hh_fwd_packed_.data(), h);
-  a.h = hs.data();
-  a.c = cs.data();
-  a.out = out;
-  Recur(a, pool);
+  Recur(gates, g8, lens, w_hh_fwd_packed_, hs.data(), cs.data(), out, pool);
   for (int64_t k = 0; k < s; ++k) {
     LcBlstmState& st = *inputs[order[k]].state;
     const int64_t n = lens[k], used = st.Pending();
@@ -250,20 +255,7 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
   std::vector<float> hs(static_cast<size_t>(nw * h), 0.0f), cs(hs);
   const auto out_buf = Scratch(n_max * nw * h);
   float* out = out_buf.get();
-  const std::vector<int64_t> counts = StepCounts(lens);
-  LstmRecurArgs a;
-  a.num_steps = n_max;
-  a.num_streams = nw;
-  a.hidden = h;
-  a.gates_x = grid;
-  a.gates_step_stride = nw * g4;
-  a.gates_stream_stride = g4;
-  a.counts = counts.data();
-  a.w_hh_t = WeightMatrix::Packed(w_hh_bwd_packed_.data(), h);
-  a.h = hs.data();
-  a.c = cs.data();
-  a.out = out;
-  Recur(a, pool);
+  Recur(grid, g4, lens, w_hh_bwd_packed_, hs.data(), cs.data(), out, pool);
   // Output layer over [h_fwd, h_bwd] of every kept row, in time order per stream.
   std::vector<int64_t> by_time(static_cast<size_t>(nw));
   std::iota(by_time.begin(), by_time.end(), 0);

@@ -80,7 +80,11 @@ class LcBlstm {
   void Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const;
   void Windows(const LcBlstmInput& in, int64_t index, std::vector<Window>* out) const;
   void Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, ThreadPool* pool) const;
-  void Recur(const LstmRecurArgs& a, ThreadPool* pool) const;
+  // The recurrence over time-major gates (lengths_desc[0], streams, stream_stride) of streams with
+  // the given decreasing lengths, from states h, c (updated); out (steps, streams, H).
+  void Recur(const float* gates_x, int64_t stream_stride, const std::vector<int64_t>& lengths_desc,
+             const std::vector<float>& w_hh_packed, float* h, float* c, float* out, ThreadPool* pool) const;
+  void RecurSplit(const LstmRecurArgs& a, ThreadPool* pool) const;  // over the pool by stream groups
 
   LcBlstmWeights w_;
   LcBlstmOptions opts_;
