@@ -6,8 +6,10 @@ s are the decision scores (vote fractions of the collapsed best path plus a smal
 the mean posterior; they sum to 1 and their argmax is the decision). A vote of 1 against 0
 says little about how sure a decision is; the floor bounds that log-ratio, and T scales it.
 Both are fitted on held-out speakers by training.calibrate and stored in the model directory
-(``temperature``, ``score_floor``). T = 1 with the default floor leaves the shares as they
-are (up to 1e-5). The argmax never changes.
+(``temperature``, ``score_floor``). A decision without votes (no spike: the rule falls back to
+the mean posterior) has scores of another kind, so it gets its own pair (``posterior_temperature``,
+``posterior_floor``; absent in older models: the same pair for both). T = 1 with the default
+floor leaves the shares as they are (up to 1e-5). The argmax never changes.
 """
 
 from __future__ import annotations

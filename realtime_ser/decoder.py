@@ -78,6 +78,11 @@ def decision_from_stats(counts, post_sum, n_frames: int, blank: int = 0):
     return decision, info["scores"]
 
 
+def has_votes(counts, blank: int = 0) -> bool:
+    """Whether output-indexed counts (C,) hold a decoded emotion label: a decision by votes."""
+    return bool(np.delete(np.asarray(counts), blank).any())
+
+
 def _decide(counts: np.ndarray, post_sum: np.ndarray, n_frames: int, blank: int):
     """The rule itself: majority of counts, ties by summed posterior, else mean posterior."""
     summed = np.delete(post_sum, blank)

@@ -52,7 +52,7 @@ from realtime_ser import _native
 from realtime_ser import model as model_lib
 from realtime_ser.audio import AudioError, AudioInput, check_rate
 from realtime_ser.calibration import calibrate, is_identity
-from realtime_ser.decoder import decision_from_stats
+from realtime_ser.decoder import decision_from_stats, has_votes
 from realtime_ser.events import Error, Event, Partial, Posteriors, Segment, Spike, Utterance
 from realtime_ser.lstm import LstmWeights
 from realtime_ser.normalize import Normalizer, native_options
@@ -249,11 +249,12 @@ class Engine:
     def decide(self, counts, post_sum, num_frames: int) -> tuple[str, dict[str, float]]:
         """(emotion, calibrated scores) by the utterance rule from best-path statistics."""
         decision, scores = decision_from_stats(counts, post_sum, num_frames, self.blank)
-        return self.labels[decision], self.scores(scores)
+        return self.labels[decision], self.scores(scores, has_votes(counts, self.blank))
 
-    def scores(self, scores: np.ndarray) -> dict[str, float]:
-        """Decision scores as the events carry them: calibrated with the model's temperature and floor."""
-        t, floor = self.model.config.temperature, self.model.config.score_floor
+    def scores(self, scores: np.ndarray, voted: bool = True) -> dict[str, float]:
+        """Decision scores as the events carry them: calibrated with the model's (temperature, floor)
+        for a decision by votes or by the mean posterior."""
+        t, floor = self.model.config.calibration(voted)
         if not is_identity(t, floor):
             scores = calibrate(scores, t, floor)
         return {label: round(float(p), 6) for label, p in zip(self.labels, scores)}
@@ -372,7 +373,7 @@ class Stream:
             self._emit(Spike(self.source, e.outputs[k], _sec(t)))
         for start, end, counts, post_sum in tr.pop_segments():
             emotion, scores = e.decide(counts, post_sum, end - start)
-            reason = NO_SPIKE if not np.delete(counts, e.blank).any() else None
+            reason = NO_SPIKE if not has_votes(counts, e.blank) else None
             self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores, reason))
 
     def _sort_new_events(self, first: int) -> None:

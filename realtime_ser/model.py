@@ -55,9 +55,11 @@ class ModelConfig:
     # realtime_ser.normalize.NormConfig as a dict; empty: global statistics (older models)
     normalization: dict = field(default_factory=dict)
     # calibrated scores softmax(log(shares + score_floor) / temperature) (realtime_ser.calibration);
-    # 1.0 and 1e-5: uncalibrated
+    # 1.0 and 1e-5: uncalibrated. posterior_*: the pair for decisions without votes (None: the same)
     temperature: float = 1.0
     score_floor: float = 1e-5
+    posterior_temperature: float | None = None
+    posterior_floor: float | None = None
     format: str = FORMAT
 
     @property
@@ -100,14 +102,23 @@ class ModelConfig:
             self.norm_config.validate(self.input_dim)
         except (ValueError, TypeError) as e:
             problems.append(str(e))
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.05 <= t <= 20:
-            problems.append(f"temperature must be a number in [0.05, 20], got {t!r}")
-        f = self.score_floor
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1e-6 <= f <= 1:
-            problems.append(f"score_floor must be a number in [1e-6, 1], got {f!r}")
+        for name, low, high in (("temperature", 0.05, 20), ("score_floor", 1e-6, 1),
+                                ("posterior_temperature", 0.05, 20), ("posterior_floor", 1e-6, 1)):
+            v = getattr(self, name)
+            if v is None and name.startswith("posterior"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+                problems.append(f"{name} must be a number in [{low:g}, {high:g}], got {v!r}")
+        if (self.posterior_temperature is None) != (self.posterior_floor is None):
+            problems.append("posterior_temperature and posterior_floor come together")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def calibration(self, voted: bool) -> tuple[float, float]:
+        """(temperature, floor) for a decision by votes, or by the mean posterior (no votes)."""
+        if voted or self.posterior_temperature is None:
+            return self.temperature, self.score_floor
+        return self.posterior_temperature, self.posterior_floor
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -4,10 +4,13 @@
 
 Reads the per-fold held-out scores of evaluation runs. The calibration has two parameters,
 the temperature T and the score floor (realtime_ser.calibration), fitted together by least
-negative log-likelihood on a grid. ECE "after" is cross-validated: each fold's scores are
-calibrated with the parameters fitted on all the other folds, so no utterance is scored with
-parameters it helped fit. The parameters fitted on every fold are written to calibration.json,
-and into the model directory's config.json with --model.
+negative log-likelihood on a grid: one pair for decisions by votes (vote shares), one for
+decisions without votes (no frame's best label is an emotion: the rule falls back to the mean
+posterior, a score of another kind). Which is which comes from each fold's frame posteriors
+(fold_*_posteriors.npz; without them every decision counts as voted). ECE "after" is
+cross-validated: each fold's scores are calibrated with the parameters fitted on all the other
+folds, so no utterance is scored with parameters it helped fit. The parameters fitted on every
+fold are written to calibration.json, and into the model directory's config.json with --model.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ FLOORS = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def nll(scores: np.ndarray, y: np.ndarray, t: float, floor: float = FLOOR) -> float:
-    p = calibrate(scores, t, floor)
-    return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))
+    return mean_nll(calibrate(scores, t, floor), y)
+
+
+def mean_nll(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
 
 
 def fit(scores: np.ndarray, y: np.ndarray, floors=FLOORS) -> tuple[float, float]:
@@ -66,8 +72,17 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = BINS):
     return [np.array(c) for c in zip(*rows)]
 
 
-def load_folds(run_dirs: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(scores, labels) per group of held-out speakers, over every run.
+def voted(fold_json: Path, fold: dict) -> np.ndarray:
+    """Per utterance, whether some frame's best output is an emotion (blank = output 0)."""
+    npz = fold_json.with_name(fold_json.stem + "_posteriors.npz")
+    if not npz.is_file():
+        return np.ones(len(fold["y_true"]), bool)
+    with np.load(npz) as post:
+        return np.array([bool((post[u].argmax(1) != 0).any()) for u in fold["utt_ids"]], bool)
+
+
+def load_folds(run_dirs: list[Path]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(scores, labels, voted) per group of held-out speakers, over every run.
 
     Runs of several seeds hold out the same speakers in the same fold: those folds are one
     group, so that cross-validation never fits on the speakers it scores.
@@ -80,22 +95,39 @@ def load_folds(run_dirs: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
         for f in files:
             r = json.loads(f.read_text())
             key = tuple(sorted(r.get("test_speakers", [f"{d}/{f.name}"])))
-            groups.setdefault(key, []).append((np.array(r["scores"], np.float64), np.array(r["y_true"], int)))
-    return [(np.concatenate([s for s, _ in g]), np.concatenate([y for _, y in g])) for g in groups.values()]
+            groups.setdefault(key, []).append((np.array(r["scores"], np.float64), np.array(r["y_true"], int),
+                                               voted(f, r)))
+    return [tuple(np.concatenate([part[k] for part in g]) for k in range(3)) for g in groups.values()]
 
 
-def cross_validated(folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, float]]]:
-    """Held-out probabilities before and after (T, floor from the other folds), labels, each fold's (T, floor)."""
-    before, after, labels, params = [], [], [], []
-    for i, (s, y) in enumerate(folds):
-        rest_s = np.concatenate([f[0] for j, f in enumerate(folds) if j != i])
-        rest_y = np.concatenate([f[1] for j, f in enumerate(folds) if j != i])
-        t, floor = fit(rest_s, rest_y)
+def fit_regimes(scores: np.ndarray, y: np.ndarray, votes: np.ndarray) -> dict[str, tuple[float, float]]:
+    """(T, floor) for decisions by votes and by the mean posterior; a regime without data takes the other's."""
+    pairs = {name: fit(scores[m], y[m]) for name, m in (("votes", votes), ("posterior", ~votes)) if m.any()}
+    return {"votes": pairs.get("votes", pairs.get("posterior")), "posterior": pairs.get("posterior", pairs.get("votes"))}
+
+
+def apply_regimes(scores: np.ndarray, votes: np.ndarray, pairs: dict) -> np.ndarray:
+    out = np.empty_like(scores)
+    out[votes] = calibrate(scores[votes], *pairs["votes"])
+    out[~votes] = calibrate(scores[~votes], *pairs["posterior"])
+    return out
+
+
+def cross_validated(folds) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+    """Held-out probabilities before, after one (T, floor) and after one per regime (fitted on the
+    other folds), labels, each fold's regime parameters."""
+    before, single, after, labels, params = [], [], [], [], []
+    for i, (s, y, v) in enumerate(folds):
+        rest = [f for j, f in enumerate(folds) if j != i]
+        rest_s, rest_y, rest_v = (np.concatenate([f[k] for f in rest]) for k in range(3))
+        pairs = fit_regimes(rest_s, rest_y, rest_v)
         before.append(calibrate(s, 1.0))
-        after.append(calibrate(s, t, floor))
+        single.append(calibrate(s, *fit(rest_s, rest_y)))
+        after.append(apply_regimes(s, v, pairs))
         labels.append(y)
-        params.append((t, floor))
-    return np.concatenate(before), np.concatenate(after), np.concatenate(labels), params
+        params.append(pairs)
+    return (np.concatenate(before), np.concatenate(single), np.concatenate(after), np.concatenate(labels),
+            params)
 
 
 def plot(path: Path, curves: dict) -> None:
@@ -132,20 +164,28 @@ def main(argv=None) -> int:
     except (ValueError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    before, after, y, params = cross_validated(folds)
-    t_all, floor_all = fit(np.concatenate([f[0] for f in folds]), np.concatenate([f[1] for f in folds]))
+    before, single, after, y, params = cross_validated(folds)
+    pairs = fit_regimes(*(np.concatenate([f[k] for f in folds]) for k in range(3)))
+    votes = np.concatenate([f[2] for f in folds])
     args.out.mkdir(parents=True, exist_ok=True)
     result = {"runs": [str(r) for r in args.runs], "utterances": int(len(y)), "folds": len(folds),
-              "ece_before": round(ece(before, y), 4), "ece_after": round(ece(after, y), 4),
-              "temperature": round(t_all, 4), "score_floor": floor_all,
-              "fold_parameters": [[round(t, 4), f] for t, f in params],
+              "voted_share": round(float(votes.mean()), 4),
+              "ece_before": round(ece(before, y), 4), "ece_one_pair": round(ece(single, y), 4),
+              "ece_after": round(ece(after, y), 4),
+              "nll_before": round(mean_nll(before, y), 4), "nll_one_pair": round(mean_nll(single, y), 4),
+              "nll_after": round(mean_nll(after, y), 4),
+              "temperature": round(pairs["votes"][0], 4), "score_floor": pairs["votes"][1],
+              "posterior_temperature": round(pairs["posterior"][0], 4), "posterior_floor": pairs["posterior"][1],
+              "fold_parameters": [{k: [round(t, 4), f] for k, (t, f) in p.items()} for p in params],
               "bins": BINS}
     (args.out / "calibration.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(args.out / "reliability.png", {"before": (before, y), "after (T, floor; cross-validated)": (after, y)})
+    plot(args.out / "reliability.png", {"before": (before, y), "one (T, floor)": (single, y),
+                                        "(T, floor) per regime": (after, y)})
     if args.model:
         cfg_path = args.model / "config.json"
         cfg = json.loads(cfg_path.read_text())
-        cfg["temperature"], cfg["score_floor"] = result["temperature"], result["score_floor"]
+        for k in ("temperature", "score_floor", "posterior_temperature", "posterior_floor"):
+            cfg[k] = result[k]
         cfg_path.write_text(json.dumps(cfg, indent=1) + "\n")
     print(json.dumps(result))
     return 0

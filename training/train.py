@@ -54,7 +54,7 @@ def parse_args(argv=None):
                    help="average the weights of the K epochs with the best validation UAR (0: keep the best one)")
     p.add_argument("--augment", default="", help="training copies, comma-separated: " + ",".join(augment.KINDS))
     p.add_argument("--calibration", type=Path, default=None,
-                   help="calibration.json of training.calibrate: its temperature calibrates the served scores")
+                   help="calibration.json of training.calibrate: its (temperature, floor) pairs calibrate the served scores")
     adaptation.add_args(p)
     p.add_argument("--card-extra", type=Path, default=None, help="markdown appended to the model card")
     p.add_argument("--card-only", action="store_true",
@@ -87,10 +87,13 @@ def main(argv=None) -> int:
     frames = adaptation.normalise_train(utts, corpus.inputs, ncfg, norm.mean, norm.std, args.seed)
     stats = dataset.TargetStats()
     train = dataset.samples(corpus, utts, "ctc", args.target, norm, stats, frames)
-    temperature, floor = 1.0, FLOOR
+    calibration = {"temperature": 1.0, "score_floor": FLOOR}
     if args.calibration:
         cal = json.loads(args.calibration.read_text())
-        temperature, floor = float(cal["temperature"]), float(cal.get("score_floor", FLOOR))
+        calibration = {"temperature": float(cal["temperature"]), "score_floor": float(cal.get("score_floor", FLOOR))}
+        if cal.get("posterior_temperature") is not None:
+            calibration.update(posterior_temperature=float(cal["posterior_temperature"]),
+                               posterior_floor=float(cal["posterior_floor"]))
     chunk = ms_to_frames(args.chunk_ms, "--chunk-ms") if args.chunk_ms else None
     cfg = FitConfig(system="ctc", seed=args.seed, device=args.device, threads=args.threads, chunk_frames=chunk,
                     right_context_frames=ms_to_frames(args.right_context_ms, "--right-context-ms") if chunk else 0)
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
         feature_version=features.VERSION, feature_names=list(features.NAMES),
         norm_mean=norm.mean.tolist(), norm_std=norm.std.tolist(), hidden=cfg.hidden, target=args.target,
         **fitted.chunking, normalization=ncfg.to_dict() if ncfg.mode == "adaptive" else {},
-        temperature=temperature, score_floor=floor,
+        **calibration,
         training={"corpora": [f"{c}:{d}" for c, d in zip(args.corpus, args.data)],
                   "utterances": len(clean), "augmented_copies": len(utts) - len(clean),
                   "augment": args.augment, "speakers": len(corpus.speakers), "fit": asdict(cfg),
@@ -159,7 +162,10 @@ def model_card(config: model.ModelConfig, evaluations: list[dict], extra: str = 
         + (f" Augmented copies: {config.training['augment']}." if config.training.get("augment") else ""),
         f"- **Normalisation:** {config.norm_config}.",
         f"- **Scores:** " + (f"calibrated probabilities, temperature {config.temperature:g} and floor "
-                             f"{config.score_floor:g} fitted on held-out speakers (training.calibrate)."
+                             f"{config.score_floor:g} for decisions by votes"
+                             + (f", {config.posterior_temperature:g} and {config.posterior_floor:g} for decisions "
+                                "without votes (mean posterior)" if config.posterior_temperature is not None else "")
+                             + ", fitted on held-out speakers (training.calibrate)."
                              if not is_identity(config.temperature, config.score_floor) else
                              "the decoder's vote shares (uncalibrated)."), "",
         "## Training data", "",
