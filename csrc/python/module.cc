@@ -6,7 +6,6 @@ namespace ser {
 void PybindOnlineLld(py::module_& m);
 void PybindDelta(py::module_& m);
 void PybindLstm(py::module_& m);
-void PybindAdaptiveNorm(py::module_& m);
 void PybindSegmentTracker(py::module_& m);
 void PybindOnlineFeatures(py::module_& m);
 void PybindNormalizer(py::module_& m);
@@ -22,7 +21,6 @@ PYBIND11_MODULE(_native, m) {
   ser::PybindOnlineLld(m);
   ser::PybindDelta(m);
   ser::PybindLstm(m);
-  ser::PybindAdaptiveNorm(m);
   ser::PybindSegmentTracker(m);
   ser::PybindOnlineFeatures(m);
   ser::PybindNormalizer(m);
