@@ -45,11 +45,11 @@ BLOCK = 1600  # 100 ms
 class ServerProc:
     """A server on a free port; `ready_s` is spawn -> /healthz 200."""
 
-    def __init__(self, max_streams: int, tick_ms: int = 20, workers: int = 1) -> None:
+    def __init__(self, max_streams: int, tick_ms: int = 20) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "realtime_ser.serve", "--port", "0", "--max-streams",
-                                      str(max_streams), "--idle-timeout-s", "60", "--tick-ms", str(tick_ms), "--workers", str(workers)], cwd=common.REPO_ROOT, env=env,
+                                      str(max_streams), "--idle-timeout-s", "60", "--tick-ms", str(tick_ms)], cwd=common.REPO_ROOT, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
         if "ws://" not in line:
@@ -163,8 +163,8 @@ def latencies_ms(result: dict) -> list[float]:
     return out
 
 
-def measure(n: int, audio: list[np.ndarray], refs: list[list[dict]], tick_ms: int = 20, workers: int = 1) -> dict:
-    server = ServerProc(n + 10, tick_ms, workers)
+def measure(n: int, audio: list[np.ndarray], refs: list[list[dict]], tick_ms: int = 20) -> dict:
+    server = ServerProc(n + 10, tick_ms)
     url = f"ws://127.0.0.1:{server.port}/ws"
     cpu0, t0 = server.cpu_s(), time.monotonic()
 
@@ -210,7 +210,7 @@ def report(data: dict) -> str:
     cap = data["capacity_clients"]
     return "\n".join([
         "## WebSocket server (realtime_ser.serve)", "",
-        f"{data['seconds']:.0f} s of real-time audio per client, 100 ms messages, server --tick-ms {data['tick_ms']} --workers {data['workers']}; clients in the bench process on "
+        f"{data['seconds']:.0f} s of real-time audio per client, 100 ms messages, server --tick-ms {data['tick_ms']}; clients in the bench process on "
         f"the same machine. Sustained = p99 event latency ≤ algorithmic + {SLACK_MS:.0f} ms and no event lost.", "",
         common.md_table(["clients", "p50 ms", "p99 ms", "max ms", "p99 budget ms", "events lost", "failed clients",
                          "server peak RSS MB", "server CPU % per stream", "sustained"], rows), "",
@@ -223,17 +223,17 @@ def report(data: dict) -> str:
 
 
 def run(quick: bool, out_dir: Path, seconds: float | None = None, clients: tuple[int, ...] | None = None,
-        tick_ms: int = 20, workers: int = 1) -> dict:
+        tick_ms: int = 20) -> dict:
     seconds = seconds or (2.0 if quick else 5.0)
     grid = clients or ((2,) if quick else GRID)
     loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    data = {"seconds": seconds, "tick_ms": tick_ms, "workers": workers, "startup": startup(2 if quick else 5), "loadavg": loadavg}
+    data = {"seconds": seconds, "tick_ms": tick_ms, "startup": startup(2 if quick else 5), "loadavg": loadavg}
     audio = sequences(seconds, 4 if quick else 16)
     refs = [reference(x) for x in audio]
     rows, cap, fail = [], 0, None
 
     def point(n: int) -> bool:
-        r = measure(n, audio, refs, tick_ms, workers)
+        r = measure(n, audio, refs, tick_ms)
         rows.append(r)
         print(f"serve: {n} clients p99 {r['p99']:.0f} ms (budget {r['algorithmic_ms'] + SLACK_MS:.0f}), "
               f"lost {r['events_lost']}, failed {r['failed_clients']}", file=sys.stderr)
@@ -261,10 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=None, help="audio per client (default 5)")
     ap.add_argument("--clients", type=int, nargs="+", default=None, help=f"client counts (default {GRID})")
     ap.add_argument("--tick-ms", type=int, default=20, help="the server's --tick-ms (default 20)")
-    ap.add_argument("--workers", type=int, default=1, help="the server's --workers (default 1)")
     args = ap.parse_args(argv)
-    data = run(args.quick, args.out, args.seconds, tuple(args.clients) if args.clients else None, args.tick_ms,
-               args.workers)
+    data = run(args.quick, args.out, args.seconds, tuple(args.clients) if args.clients else None, args.tick_ms)
     print(data["markdown"])
     return 0
 

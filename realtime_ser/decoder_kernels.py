@@ -1,6 +1,6 @@
 """numba CTC best-path decoding of a padded batch: the batch twin of the native tracker.
 
-Same decode as realtime_ser._native.SegmentTracker / OnlineCtcDecoder and ``decoder.collapse``:
+Same decode as realtime_ser._native.SegmentTracker and ``decoder.collapse``:
 softmax of logits computed in float64 and rounded to float32 (as _native.softmax), argmax per
 frame (ties to the lower index, a NaN wins, as numpy.argmax), merge repeats, drop the blank;
 posteriors summed in float64 in frame order; on request the tracker's segments (endpoint and

@@ -7,7 +7,7 @@ Two modes, recorded in a model directory (``config.json`` -> ``normalization``):
 * ``adaptive``: per-stream speaker adaptation, causal. The statistics start from the training
   data's *speech-frame* statistics (the prior) and follow the stream's own speech frames
   (frames where ``f0_hz > 0``: voiced; silence never moves them), in the native
-  ``AdaptiveNorm`` (csrc/ser/adaptive_norm.h):
+  ``Normalizer``'s adaptive mode (csrc/ser/normalizer.h, the rule in csrc/ser/adaptive_norm.h):
 
       a_n  = max(1 / (prior_s*100 + n), 1 / (tau_s*100))     n: speech frames so far
       m   += a_n (x - m);   v += a_n ((x - m)^2 - v)

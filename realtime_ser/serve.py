@@ -1,7 +1,7 @@
 """WebSocket server: many clients, one Engine, one batched decode loop.
 
     python -m realtime_ser.serve [--host 127.0.0.1] [--port 8000] [--model DIR] [--max-streams 200]
-        [--chunk-ms 100] [--right-context-ms MS] [--endpoint-ms 500] [--tick-ms 20]
+        [--chunk-ms 100] [--right-context-ms MS] [--endpoint-ms 500] [--threads N] [--tick-ms 20]
         [--max-message-bytes 1048576] [--max-pending-bytes 4194304] [--idle-timeout-s 30]
         [--max-queued-events 256] [--max-engines 4] [--shutdown-timeout-s 10]
 
@@ -9,8 +9,9 @@ ws://HOST:PORT/ws speaks realtime_ser.protocol; HTTP on the same port: /healthz,
 (Prometheus text) and / (the browser microphone page, realtime_ser/web).
 
 Micro-batching: received audio waits in its connection; every tick (at most one per
---tick-ms) a worker thread (or --workers threads, each with a share of the streams) feeds every waiting stream its audio, then runs one
-engine.decode() over all ready streams of each engine, and turns their events into JSON.
+--tick-ms) the worker thread feeds every waiting stream its audio, then runs one
+engine.decode() over all ready streams of each engine (spread over the engine's --threads
+native threads, without the GIL), and turns their events into JSON.
 The event loop only moves bytes, so it never blocks on the model. A stream is touched only
 by the worker thread. A client that sends faster than the worker decodes is not read from
 while it has more than max_pending_bytes waiting (TCP backpressure), so memory stays bounded.
@@ -70,7 +71,6 @@ class ServerConfig:
     idle_timeout_s: float = 30.0           # no message for this long: closed (1008)
     max_queued_events: int = 256           # per client, see the module doc
     tick_ms: int = 20                      # decode at most once per tick
-    workers: int = 1                       # decode threads; a tick's streams are split over them
     max_engines: int = 4                   # distinct engine option sets in use at once
     shutdown_timeout_s: float = 10.0       # SIGTERM: time to finish open streams
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -81,8 +81,7 @@ class ServerConfig:
             raise ValueError(f"port must be 0 to 65535, got {self.port}")
         for name, low, high in (("max_streams", 1, 100000), ("max_message_bytes", 1024, 1 << 30),
                                 ("max_pending_bytes", 1024, 1 << 32),
-                                ("max_queued_events", 8, 1 << 20), ("tick_ms", 1, 1000), ("max_engines", 1, 64),
-                                ("workers", 1, 64)):
+                                ("max_queued_events", 8, 1 << 20), ("tick_ms", 1, 1000), ("max_engines", 1, 64)):
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"{name} must be {low} to {high}, got {value}")
@@ -340,7 +339,7 @@ class Server:
     def __init__(self, config: ServerConfig, engine: Engine) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="decode")
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="decode")  # the worker thread
         self.engines = Engines(engine, config.max_engines, self.executor, self._engines_in_use)
         self.conns: dict[str, Connection] = {}      # open connections, streaming or not
         self.handlers: set[asyncio.Task] = set()
@@ -400,7 +399,7 @@ class Server:
             work = [(c, *c.take_work()) for c in self.conns.values() if c.stream is not None and c.has_work()]
             if work:
                 try:
-                    results = await self._feed_and_decode(loop, work)
+                    results = await loop.run_in_executor(self.executor, feed_and_decode, work)
                     self.metrics.ticks += 1
                     self.metrics.tick_s.append(time.monotonic() - start)
                     self._dispatch(results)
@@ -409,15 +408,6 @@ class Server:
                     for conn, _, _ in work:
                         conn.fail(f"{conn.source}: internal error ({type(err).__name__})", protocol.INTERNAL)
             await asyncio.sleep(max(0.0, start + tick - time.monotonic()))
-
-    async def _feed_and_decode(self, loop, work) -> list[Result]:
-        """All of this tick's streams, split over `workers` threads (the native code releases the GIL)."""
-        n = self.config.workers
-        if n == 1 or len(work) < 2 * n:
-            return await loop.run_in_executor(self.executor, feed_and_decode, work)
-        parts = await asyncio.gather(*[loop.run_in_executor(self.executor, feed_and_decode, work[i::n])
-                                       for i in range(n)])
-        return [r for part in parts for r in part]
 
     def _dispatch(self, results: list[Result]) -> None:
         for r in results:
@@ -633,8 +623,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-queued-events", type=int, default=d.max_queued_events,
                    help=f"events queued per client (default {d.max_queued_events})")
     p.add_argument("--tick-ms", type=int, default=d.tick_ms, help=f"decode tick (default {d.tick_ms} ms)")
-    p.add_argument("--workers", type=int, default=d.workers,
-                   help=f"decode threads; each tick's streams are split over them (default {d.workers})")
     p.add_argument("--max-engines", type=int, default=d.max_engines,
                    help=f"distinct client engine option sets (default {d.max_engines})")
     p.add_argument("--shutdown-timeout-s", type=float, default=d.shutdown_timeout_s,
@@ -647,7 +635,7 @@ def config_from_args(args) -> ServerConfig:
     return ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams,
                         max_message_bytes=args.max_message_bytes, max_pending_bytes=args.max_pending_bytes,
                         idle_timeout_s=args.idle_timeout_s,
-                        max_queued_events=args.max_queued_events, tick_ms=args.tick_ms, workers=args.workers,
+                        max_queued_events=args.max_queued_events, tick_ms=args.tick_ms,
                         max_engines=args.max_engines, shutdown_timeout_s=args.shutdown_timeout_s, engine=engine)
 
 

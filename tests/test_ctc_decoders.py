@@ -1,10 +1,10 @@
-"""CTC best-path decoders: C++ streaming == numba batch == numpy reference (decoder.collapse);
-batch decisions from padded logits == the native tracker's, decision for decision."""
+"""CTC best-path decoding: the native streaming SegmentTracker == numba batch == numpy reference
+(decoder.collapse); batch decisions from padded logits == the native tracker's, decision for decision."""
 import numpy as np
 import pytest
 
 from realtime_ser import _native
-from realtime_ser._native import OnlineCtcDecoder, SegmentTracker
+from realtime_ser._native import SegmentTracker
 from realtime_ser.decoder import best_path_decision, collapse, decision_from_stats
 from realtime_ser.decoder_kernels import (best_path_batch, best_path_decisions, best_path_kernel, pad, track_batch,
                                         warm_up)
@@ -49,13 +49,12 @@ def real_shaped(rng, n_frames, n_out=C, blank=0):
 
 
 def reference(p, blank=0):
-    """numpy reference: labels (output indices), run starts/ends, counts, post sums."""
+    """numpy reference: labels (output indices), run starts, counts, post sums."""
     path = p.argmax(1)
     labels = collapse(path, blank)
     starts = [t for t in range(len(path)) if path[t] != blank and (t == 0 or path[t] != path[t - 1])]
-    ends = [next((u for u in range(t + 1, len(path)) if path[u] != path[t]), -1) for t in starts]
     counts = np.bincount(np.array(labels, int), minlength=p.shape[1])
-    return labels, starts, ends, counts, p.astype(np.float64).sum(0)
+    return labels, starts, counts, p.astype(np.float64).sum(0)
 
 
 def chunkings(rng, p, blank=0):
@@ -70,38 +69,39 @@ def chunkings(rng, p, blank=0):
         yield [0] + sorted(set(rng.choice(inside, size=min(len(inside), 8)).tolist())) + [n]
 
 
+def tracker(n_out=C, blank=0):
+    """A SegmentTracker that closes no segment before close(): only spikes are queued."""
+    return SegmentTracker(num_classes=n_out, blank=blank, endpoint_frames=2 ** 31 - 1, max_frames=2 ** 62)
+
+
 def stream(p, bounds, blank=0, pop=True):
-    """Feed p cut at bounds, popping after each piece; the popped spikes and the runs seen."""
-    d = OnlineCtcDecoder(num_outputs=p.shape[1], blank=blank)
-    popped, runs = [], {}
+    """Feed p cut at bounds, popping after each piece; the tracker and the spikes popped."""
+    tr = tracker(p.shape[1], blank)
+    popped = []
     for a, b in zip(bounds[:-1], bounds[1:]):
-        d.accept_posteriors(p[a:b])
+        tr.accept_posteriors(p[a:b])
         if pop:
-            runs.update({start: (k, start, end) for k, start, end in d.spike_runs})
-            popped += d.pop_new_spikes()
-            assert len(d.spikes) <= 1  # bounded: only the last spike is kept once popped
-    runs.update({start: (k, start, end) for k, start, end in d.spike_runs})
-    return d, popped, [runs[t] for t in sorted(runs)]
+            popped += tr.pop_spikes()
+            assert tr.num_queued == 0  # bounded: nothing is kept once popped
+    return tr, popped
 
 
-def check_stream(d, popped, runs, p, blank=0):
-    labels, starts, ends, counts, sums = reference(p, blank)
-    assert d.num_frames == len(p)
+def check_stream(tr, popped, p, blank=0):
+    labels, starts, counts, sums = reference(p, blank)
+    assert tr.num_frames == len(p)
     assert popped == list(zip(labels, starts))
-    assert runs == list(zip(labels, starts, ends))  # ends stay right across pops
-    assert np.array_equal(d.counts, counts)
-    np.testing.assert_allclose(d.post_sum, sums, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(tr.counts, counts)
+    np.testing.assert_allclose(tr.post_sum, sums, rtol=1e-12, atol=1e-12)
 
 
-def test_a_decoder_never_popped_keeps_every_spike():
+def test_a_tracker_never_popped_keeps_every_spike():
     rng = np.random.default_rng(5)
     p = peaky(rng, 300)
-    labels, starts, ends, _, _ = reference(p)
-    d, _, _ = stream(p, [0, 100, 300], pop=False)
-    assert d.spikes == list(zip(labels, starts))
-    assert d.spike_runs == list(zip(labels, starts, ends))
-    assert d.pop_new_spikes() == list(zip(labels, starts))
-    assert d.spike_runs == [(labels[-1], starts[-1], ends[-1])]
+    labels, starts, _, _ = reference(p)
+    tr, _ = stream(p, [0, 100, 300], pop=False)
+    assert tr.num_queued == len(labels)
+    assert tr.pop_spikes() == list(zip(labels, starts))
+    assert tr.num_queued == 0 and tr.pop_spikes() == []
 
 
 CASES = [("peaky", peaky, 0), ("peaky", peaky, 3), ("real", real_shaped, 0), ("real", real_shaped, 4)]
@@ -112,16 +112,16 @@ def test_streaming_equals_one_pass_and_reference(kind, make, blank):
     rng = np.random.default_rng(10 + blank)
     for _ in range(15):
         p = make(rng, int(rng.integers(1, 400)), C) if kind == "peaky" else make(rng, int(rng.integers(1, 600)), C, blank)
-        one, popped, runs = stream(p, [0, len(p)], blank)
-        check_stream(one, popped, runs, p, blank)
+        one, popped = stream(p, [0, len(p)], blank)
+        check_stream(one, popped, p, blank)
         for bounds in chunkings(rng, p, blank):
-            d, popped, runs = stream(p, bounds, blank)
-            check_stream(d, popped, runs, p, blank)
-            assert np.array_equal(d.post_sum, one.post_sum)  # same summation order
+            tr, popped = stream(p, bounds, blank)
+            check_stream(tr, popped, p, blank)
+            assert np.array_equal(tr.post_sum, one.post_sum)  # same summation order
 
 
 def test_chunk_edges_inside_runs_are_exercised():
-    """Negative control: restarting the decoder per chunk over-counts, so the edges matter."""
+    """Negative control: restarting the tracker per chunk over-counts, so the edges matter."""
     rng = np.random.default_rng(3)
     p = peaky(rng, 300)
     bounds = list(chunkings(rng, p))[-1]
@@ -134,9 +134,9 @@ def test_argmax_ties_go_to_lower_index():
                   [0.1, 0.1, 0.4, 0.0, 0.4],   # tie 2/4 -> 2 (new label)
                   [0.4, 0.1, 0.0, 0.1, 0.4]],  # tie blank/4 -> blank
                  np.float32)
-    d = OnlineCtcDecoder()
-    d.accept_posteriors(p)
-    assert d.spikes == [(1, 0), (2, 1)]
+    tr = tracker()
+    tr.accept_posteriors(p)
+    assert tr.pop_spikes() == [(1, 0), (2, 1)]
     labels, n_labels, _, _ = best_path_batch(p[None], [3])
     assert labels[0, :n_labels[0]].tolist() == [1, 2] == collapse(p.argmax(1))
 
@@ -155,14 +155,14 @@ def test_numba_batch_matches_reference_and_stream(blank):
     labels, n_labels, counts, sums = best_path_batch(batch, lengths, blank)
     assert labels.shape == (n_b, n_labels.max())
     for i, u in enumerate(utts):
-        ref_labels, _, _, ref_counts, ref_sums = reference(u, blank)
+        ref_labels, _, ref_counts, ref_sums = reference(u, blank)
         assert labels[i, :n_labels[i]].tolist() == ref_labels
         assert (labels[i, n_labels[i]:] == -1).all()
         assert np.array_equal(counts[i], ref_counts)
         np.testing.assert_allclose(sums[i], ref_sums, rtol=1e-12, atol=1e-12)
-        d = stream(u, [0, len(u)], blank)[0]
-        assert np.array_equal(d.counts, counts[i])
-        assert np.array_equal(d.post_sum, sums[i])
+        tr = stream(u, [0, len(u)], blank)[0]
+        assert np.array_equal(tr.counts, counts[i])
+        assert np.array_equal(tr.post_sum, sums[i])
 
 
 def test_batch_does_not_recompile():
@@ -186,14 +186,14 @@ def test_decision_from_stats_equals_best_path_decision(blank):
         if i % 7 == 0:
             p[:, blank] = 1.0  # blank everywhere: fallback to the mean posterior
         label, info = best_path_decision(p, blank)
-        d = OnlineCtcDecoder(num_outputs=C, blank=blank)
+        tr = tracker(C, blank)
         for chunk in np.array_split(p, 3):
-            d.accept_posteriors(chunk)
-        got, scores = decision_from_stats(d.counts, d.post_sum, d.num_frames, blank)
+            tr.accept_posteriors(chunk)
+        got, scores = decision_from_stats(tr.counts, tr.post_sum, tr.num_frames, blank)
         assert got == label
         np.testing.assert_allclose(scores, info["scores"], rtol=1e-9)
-        emo_counts = np.delete(d.counts, blank)  # emotion-indexed counts too
-        assert decision_from_stats(emo_counts, d.post_sum, d.num_frames, blank)[0] == label
+        emo_counts = np.delete(tr.counts, blank)  # emotion-indexed counts too
+        assert decision_from_stats(emo_counts, tr.post_sum, tr.num_frames, blank)[0] == label
         n_fallback += info["fallback"]
         n_tie += info["tie"]
     assert n_fallback > 0 and n_tie > 0  # both branches of the rule were exercised
@@ -214,28 +214,28 @@ def test_reset_gives_fresh_stream():
     rng = np.random.default_rng(4)
     p, q = peaky(rng, 80), peaky(rng, 60)
     q[0] = p[-1]  # the same label across the reset must count again
-    d = OnlineCtcDecoder()
-    d.accept_posteriors(p)
-    d.reset()
-    assert d.num_frames == 0 and d.spikes == [] and d.pop_new_spikes() == []
-    assert d.last_argmax == -1 and not d.counts.any() and not d.post_sum.any()
-    fresh, _, _ = stream(q, [0, len(q)], pop=False)
-    d.accept_posteriors(q)
-    assert d.spike_runs == fresh.spike_runs and d.pop_new_spikes() == fresh.spikes
-    assert np.array_equal(d.counts, fresh.counts) and np.array_equal(d.post_sum, fresh.post_sum)
+    tr = tracker()
+    tr.accept_posteriors(p)
+    tr.reset()
+    assert tr.num_frames == 0 and tr.num_queued == 0 and tr.pop_spikes() == []
+    assert not tr.counts.any() and not tr.post_sum.any()
+    fresh, _ = stream(q, [0, len(q)], pop=False)
+    tr.accept_posteriors(q)
+    assert tr.pop_spikes() == fresh.pop_spikes() != []
+    assert np.array_equal(tr.counts, fresh.counts) and np.array_equal(tr.post_sum, fresh.post_sum)
 
 
 def test_bad_input_raises_value_error():
-    d = OnlineCtcDecoder()
+    tr = tracker()
     for bad in (np.zeros((3, 4)), np.zeros(5), np.zeros((2, 3, 5)), np.zeros((0, 6))):
         with pytest.raises(ValueError):
-            d.accept_posteriors(bad)
-    assert d.num_frames == 0
-    d.accept_posteriors(np.zeros((0, 5), np.float32))
-    assert d.num_frames == 0
+            tr.accept_posteriors(bad)
+    assert tr.num_frames == 0
+    tr.accept_posteriors(np.zeros((0, 5), np.float32))
+    assert tr.num_frames == 0
     for args in ((1, 0), (5, 5), (5, -1)):
         with pytest.raises(ValueError):
-            OnlineCtcDecoder(*args)
+            SegmentTracker(*args)
     with pytest.raises(ValueError):
         best_path_batch(np.zeros((4, 5), np.float32), [4])
     with pytest.raises(ValueError):

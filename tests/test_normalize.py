@@ -38,57 +38,86 @@ def frames(n=400, d=6, seed=0):
     return x
 
 
-@pytest.mark.parametrize("weight, scale", [(1.0, True), (0.5, True), (1.0, False)])
-def test_native_matches_reference(weight, scale):
+def adaptive(mean, var, adapt, **kw):
+    """The stream normaliser of serving and training (_native.Normalizer), adaptive, gate column 0."""
+    opts = dict(gate_column=0, gate_threshold=0.0, tau_frames=3000.0, prior_frames=300.0, weight=1.0,
+                adapt_scale=True)
+    opts.update(kw)
+    d = len(mean)
+    return _native.Normalizer(mean=[0.0] * d, std=[1.0] * d, adaptive=True, speech_mean=list(mean),
+                              speech_var=list(var), adapt=list(adapt), **opts)
+
+
+@pytest.mark.parametrize("weight, scale, tau", [(1.0, True, 50), (0.5, True, 50), (1.0, False, 50),
+                                                (1.0, True, 1e6)])
+def test_native_matches_reference(weight, scale, tau):
     x = frames()
     mean, var = [0.0] * 6, [4.0] * 6
     adapt = np.array([1, 1, 0, 1, 1, 1], bool)
-    a = _native.AdaptiveNorm(mean, var, adapt.astype(np.uint8).tolist(), gate_column=0, tau_frames=50,
-                             prior_frames=20, weight=weight, adapt_scale=scale)
+    a = adaptive(mean, var, adapt.astype(np.uint8).tolist(), tau_frames=tau, prior_frames=20, weight=weight,
+                 adapt_scale=scale)
+    assert a.is_adaptive
     got = a.process(x)
-    want = reference(x, mean, var, adapt, 0, 50, 20, weight, scale)
+    want = reference(x, mean, var, adapt, 0, tau, 20, weight, scale)
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
     assert a.speech_frames == int((x[:, 0] > 0).sum())
     assert not np.allclose(got[:, 1], (x[:, 1] - 0.0) / 2.0)  # it did adapt
     np.testing.assert_allclose(got[:, 2], x[:, 2] / 2.0, rtol=1e-6)  # a column outside the mask did not
 
 
+def test_tau_sets_how_fast_the_statistics_follow():
+    x = frames(1000)
+    x[500:, 1:] += 10.0  # the speaker changes half way
+    late = [adaptive([0.0] * 6, [9.0] * 6, [1] * 6, tau_frames=tau, prior_frames=20).process(x)[-100:, 1:]
+            for tau in (50, 5000)]
+    assert np.abs(late[0].mean()) < 0.5 < np.abs(late[1].mean())  # short tau: re-centred on the new speaker
+
+
 def test_silence_never_moves_the_statistics():
     x = frames()
-    a = _native.AdaptiveNorm([0.0] * 6, [1.0] * 6, [1] * 6, gate_column=0)
+    a = adaptive([0.0] * 6, [1.0] * 6, [1] * 6)
     quiet = x.copy()
     quiet[:, 0] = 0.0
     np.testing.assert_array_equal(a.process(quiet), quiet)  # prior N(0, 1): identity
-    assert a.speech_frames == 0 and np.all(a.mean == 0)
+    assert a.speech_frames == 0
+    np.testing.assert_array_equal(a.process(x), adaptive([0.0] * 6, [1.0] * 6, [1] * 6).process(x))
 
 
 def test_weight_zero_is_the_prior_and_reset_restarts():
     x = frames()
-    a = _native.AdaptiveNorm([1.0] * 6, [4.0] * 6, [1] * 6, gate_column=0, weight=0.0)
+    a = adaptive([1.0] * 6, [4.0] * 6, [1] * 6, weight=0.0)
     np.testing.assert_allclose(a.process(x), (x - 1.0) / 2.0, rtol=1e-6)
-    b = _native.AdaptiveNorm([1.0] * 6, [4.0] * 6, [1] * 6, gate_column=0, tau_frames=30)
+    fixed = _native.Normalizer(mean=[1.0] * 6, std=[2.0] * 6)  # the global mode with the same statistics
+    assert not fixed.is_adaptive
+    np.testing.assert_allclose(a.process(x), fixed.process(x), rtol=1e-6)
+    b = adaptive([1.0] * 6, [4.0] * 6, [1] * 6, tau_frames=30)
     first = b.process(x)
     b.reset()
+    assert b.speech_frames == 0
     np.testing.assert_array_equal(b.process(x), first)
 
 
 def test_chunks_give_the_same_frames():
     x = frames(1000)
-    whole = _native.AdaptiveNorm([0.0] * 6, [9.0] * 6, [1] * 6, gate_column=0, tau_frames=100).process(x)
-    a = _native.AdaptiveNorm([0.0] * 6, [9.0] * 6, [1] * 6, gate_column=0, tau_frames=100)
+    whole = adaptive([0.0] * 6, [9.0] * 6, [1] * 6, tau_frames=100).process(x)
+    a = adaptive([0.0] * 6, [9.0] * 6, [1] * 6, tau_frames=100)
     parts = [a.process(x[i:i + k]) for i, k in zip(range(0, 1000, 37), [37] * 28)]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
 def test_bad_arguments_are_one_line_errors():
     with pytest.raises(ValueError, match="positive"):
-        _native.AdaptiveNorm([0.0], [0.0], [1])
+        adaptive([0.0], [0.0], [1])
     with pytest.raises(ValueError, match="same non-zero length"):
-        _native.AdaptiveNorm([0.0, 1.0], [1.0], [1])
+        adaptive([0.0, 1.0], [1.0], [1])
     with pytest.raises(ValueError, match="weight"):
-        _native.AdaptiveNorm([0.0], [1.0], [1], weight=2.0)
+        adaptive([0.0], [1.0], [1], weight=2.0)
+    with pytest.raises(ValueError, match="one value per feature"):
+        _native.Normalizer(mean=[0.0, 0.0], std=[1.0, 1.0], adaptive=True, speech_mean=[0.0], speech_var=[1.0],
+                           adapt=[1], gate_column=0, gate_threshold=0.0, tau_frames=50.0, prior_frames=0.0,
+                           weight=1.0, adapt_scale=True)
     with pytest.raises(ValueError, match=r"\(n, 1\)"):
-        _native.AdaptiveNorm([0.0], [1.0], [1]).process(np.zeros((3, 2), np.float32))
+        adaptive([0.0], [1.0], [1]).process(np.zeros((3, 2), np.float32))
 
 
 def test_config_validates_and_prints():

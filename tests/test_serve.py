@@ -209,9 +209,10 @@ def test_live_serving_imports_neither_torch_nor_numba():
     assert proc.stdout.split() == ["False"] * 4
 
 
-def test_two_decode_workers_give_the_same_events(speech):
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_one_or_two_native_threads_give_the_same_events(speech, threads):
     x, ref = speech
-    server = ServerProcess("--workers", "2")
+    server = ServerProcess("--threads", threads)
     try:
         async def four():
             import asyncio

@@ -4,10 +4,8 @@ namespace py = pybind11;
 
 namespace ser {
 void PybindOnlineLld(py::module_& m);
-void PybindCtcDecoder(py::module_& m);
 void PybindDelta(py::module_& m);
 void PybindLstm(py::module_& m);
-void PybindAdaptiveNorm(py::module_& m);
 void PybindSegmentTracker(py::module_& m);
 void PybindOnlineFeatures(py::module_& m);
 void PybindNormalizer(py::module_& m);
@@ -21,10 +19,8 @@ void PybindSpeechDetector(py::module_& m);
 PYBIND11_MODULE(_native, m) {
   m.doc() = "Native core of realtime_ser: streaming frame descriptors, deltas, LSTM recurrence, CTC decoding, segment tracking, adaptive normalisation.";
   ser::PybindOnlineLld(m);
-  ser::PybindCtcDecoder(m);
   ser::PybindDelta(m);
   ser::PybindLstm(m);
-  ser::PybindAdaptiveNorm(m);
   ser::PybindSegmentTracker(m);
   ser::PybindOnlineFeatures(m);
   ser::PybindNormalizer(m);

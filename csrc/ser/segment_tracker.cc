@@ -6,6 +6,20 @@
 
 namespace ser {
 
+namespace {
+
+// Argmax of one row; ties go to the lower index, a NaN wins (as numpy.argmax).
+int ArgmaxRow(const float* row, int num_classes) {
+  int best = 0;
+  for (int c = 0; c < num_classes; ++c) {
+    if (std::isnan(row[c])) return c;
+    if (row[c] > row[best]) best = c;
+  }
+  return best;
+}
+
+}  // namespace
+
 template <typename T>
 void SoftmaxRows(const T* in, float* out, int64_t num_rows, int num_classes) {
   std::vector<double> z(num_classes);

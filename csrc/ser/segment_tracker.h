@@ -1,4 +1,5 @@
-// Per-stream CTC bookkeeping in one pass: softmax and argmax once per frame, then
+// Per-stream CTC bookkeeping in one pass: softmax and argmax once per frame (ties go to the
+// lower index, a NaN wins, as numpy.argmax), then
 //   - the best-path statistics of the whole input (label counts, posterior sums, frames),
 //   - spike events (a new non-blank run of the best path),
 //   - segments: from the first active (non-Null) frame to the last; closed once
@@ -14,8 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-
-#include "ser/ctc_decoder.h"
 
 namespace ser {
 
