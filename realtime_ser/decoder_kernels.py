@@ -3,12 +3,16 @@
 Same decode as realtime_ser._native.SegmentTracker and ``decoder.collapse``:
 softmax of logits computed in float64 and rounded to float32 (as _native.softmax), argmax per
 frame (ties to the lower index, a NaN wins, as numpy.argmax), merge repeats, drop the blank;
-posteriors summed in float64 in frame order; on request the tracker's segments (endpoint and
-maximum length) and spikes. Utterances run in parallel (prange); the
-decision rule is decoder.decision_from_stats, the one the engine applies to the tracker's
-statistics. Users: `python -m realtime_ser.stream --offline` and the held-out evaluation in
-training/fit.py. Serving never imports this module (numba costs ~0.5 s and ~100 MB).
-Kernels are compiled with cache=True; `warm_up()` compiles or loads them (time it returns).
+posteriors summed in float64 in frame order; on request the tracker's segments and spikes:
+runs of spikes closed by endpoint and maximum length, or (speech_segments, with per-frame
+speech flags such as speech_kernels.flags gives) runs of speech frames closed at the first
+non-speech frame or the maximum length, counted by the spikes inside them (all zero without
+one: the engine's "no spike" fallback); the speech frames are counted (the "no speech" rule).
+Utterances run in parallel (prange); the decision rule is decoder.decision_from_stats, the
+one the engine applies to the tracker's statistics. Users: `python -m realtime_ser.stream
+--offline` and the held-out evaluation in training/fit.py. Serving never imports this module
+(numba costs ~0.5 s and ~100 MB). Kernels are compiled with cache=True; `warm_up()` compiles
+or loads them (time it returns).
 """
 
 from __future__ import annotations
@@ -55,10 +59,13 @@ def _softmax(row, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, bounds, seg_counts, seg_sums):
+def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, speech, bounds, seg_counts,
+                seg_sums):
     """One utterance: labels (output indices) with their first frames (the spikes), counts, sums;
-    with opts = (endpoint_frames, max_frames), opts[0] > 0, also the segments as
-    csrc/ser/segment_tracker.cc closes them. Returns (label count, segment count)."""
+    with opts = (endpoint_frames, max_frames, speech_segments), opts[0] > 0, also the segments
+    as csrc/ser/segment_tracker.cc closes them: runs of spikes (AcceptFrame, Active), or with
+    opts[2] != 0 runs of frames flagged speech in speech (SpeechFrame). Returns (label count,
+    segment count, speech frames)."""
     n_c = x.shape[1]
     n = 0
     prev = -1
@@ -70,6 +77,8 @@ def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, bo
     seg_prev = -1
     null_run = 0
     run_sum = np.zeros(n_c, np.float64)  # segment posterior sums including trailing Null frames
+    by_speech = opts[2] != 0
+    n_speech = 0
     for t in range(length):
         if logits:
             _softmax(x[t], row)
@@ -84,7 +93,31 @@ def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, bo
             counts[k] += 1
             n += 1
         prev = k
+        n_speech += speech[t]
         if not track:
+            continue
+        if by_speech:  # a segment is one run of speech frames; its spikes give its counts
+            if not speech[t]:
+                if start >= 0:
+                    bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
+                    n_seg += 1
+                    start = -1
+                continue
+            if start < 0:
+                start = t
+                seg_counts[n_seg, :] = 0
+                seg_sums[n_seg, :] = 0.0
+                seg_prev = -1
+            for c in range(n_c):
+                seg_sums[n_seg, c] += row[c]
+            if k != seg_prev and k != blank:
+                seg_counts[n_seg, k] += 1
+            seg_prev = k
+            last_end = t + 1
+            if last_end == start + opts[1]:
+                bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
+                n_seg += 1
+                start = -1
             continue
         if k != blank:  # an active frame
             if start < 0:
@@ -119,16 +152,17 @@ def _decode_one(x, length, blank, logits, labels, frames, counts, sums, opts, bo
     if track and start >= 0:  # end of input closes the open segment
         bounds[n_seg, 0], bounds[n_seg, 1] = start, last_end
         n_seg += 1
-    return n, n_seg
+    return n, n_seg, n_speech
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def best_path_kernel(x, lengths, blank, logits, labels, frames, n_labels, counts, sums,
-                     opts, bounds, n_segs, seg_counts, seg_sums):
-    """x (B, T, C) float32, lengths (B,) int64; outputs preset to -1 / 0 by the caller."""
+                     opts, speech, n_speech, bounds, n_segs, seg_counts, seg_sums):
+    """x (B, T, C) float32, lengths (B,) int64, speech (B, T) uint8; outputs preset to -1 / 0 by the caller."""
     for b in numba.prange(x.shape[0]):
-        n_labels[b], n_segs[b] = _decode_one(x[b], lengths[b], blank, logits, labels[b], frames[b], counts[b],
-                                             sums[b], opts, bounds[b], seg_counts[b], seg_sums[b])
+        n_labels[b], n_segs[b], n_speech[b] = _decode_one(
+            x[b], lengths[b], blank, logits, labels[b], frames[b], counts[b], sums[b], opts, speech[b],
+            bounds[b], seg_counts[b], seg_sums[b])
 
 
 class Track(NamedTuple):
@@ -140,13 +174,20 @@ class Track(NamedTuple):
     counts: np.ndarray     # int64 (B, C): labels per output (blank column 0)
     post_sums: np.ndarray  # float64 (B, C): posteriors summed over the valid frames
     segments: list         # per utterance: [(start, end, counts (C,), post_sum (C,)), ...]
+    speech_frames: np.ndarray  # int64 (B,): valid frames flagged speech (0 without flags)
 
 
-def track_batch(x, lengths, blank: int = 0, logits: bool = False, segments: tuple[int, int] | None = None):
+def track_batch(x, lengths, blank: int = 0, logits: bool = False, segments: tuple[int, int] | None = None,
+                speech=None, speech_segments: bool = False):
     """Best-path decode of (B, T, C) posteriors (or logits, logits=True) with valid lengths (B,).
 
     segments=(endpoint_frames, max_frames) also closes segments as the native SegmentTracker
-    does (the engine's Segment events); None skips them. Frames past a length are not read.
+    does (the engine's Segment events); None skips them. speech: per utterance its speech
+    flags (B rows, each at least its length; a (B, T) array will do), counted into
+    speech_frames; with speech_segments=True (it needs segments and speech) a segment is one
+    run of speech frames, as SegmentTracker(speech_segments=True) closes it: at the first
+    non-speech frame or at max_frames (endpoint_frames is not used), its counts the spikes
+    inside it, all zero when it has none. Frames past a length are not read.
     """
     post = np.ascontiguousarray(x, dtype=np.float32)
     if not post.flags.writeable:
@@ -163,24 +204,38 @@ def track_batch(x, lengths, blank: int = 0, logits: bool = False, segments: tupl
         raise ValueError(f"blank {blank} outside [0, {n_c})")
     if segments is not None and min(segments) < 1:
         raise ValueError(f"endpoint_frames and max_frames must be at least 1, got {segments}")
-    opts = np.array(segments or (0, 1), np.int64)
-    # A segment holds an active frame and ends after endpoint Null frames or max_frames frames.
-    n_seg_max = -(-n_t // min(segments[0] + 1, segments[1])) + 1 if segments else 0
+    if speech_segments and (segments is None or speech is None):
+        raise ValueError("speech_segments needs segments=(endpoint_frames, max_frames) and speech flags")
+    flags = np.zeros((n_b, n_t), np.uint8)
+    if speech is not None:
+        if len(speech) != n_b:
+            raise ValueError(f"speech must hold {n_b} rows of flags, got {len(speech)}")
+        for b, f in enumerate(speech):
+            f = np.asarray(f).reshape(-1)
+            if len(f) < lens[b]:
+                raise ValueError(f"speech row {b} has {len(f)} flags for {lens[b]} frames")
+            flags[b, :lens[b]] = f[:lens[b]] != 0
+    opts = np.array((*(segments or (0, 1)), int(speech_segments)), np.int64)
+    # A spike segment holds an active frame and ends after endpoint Null frames or max_frames
+    # frames; a speech segment holds a speech frame and ends at a non-speech one or max_frames.
+    gap = 1 if speech_segments else segments[0] if segments else 0
+    n_seg_max = -(-n_t // min(gap + 1, segments[1])) + 1 if segments else 0
     labels = np.full((n_b, n_t), -1, np.int64)
     frames = np.full((n_b, n_t), -1, np.int64)
     n_labels = np.zeros(n_b, np.int64)
     counts = np.zeros((n_b, n_c), np.int64)
     sums = np.zeros((n_b, n_c), np.float64)
+    n_speech = np.zeros(n_b, np.int64)
     bounds = np.zeros((n_b, n_seg_max, 2), np.int64)
     n_segs = np.zeros(n_b, np.int64)
     seg_counts = np.zeros((n_b, n_seg_max, n_c), np.int64)
     seg_sums = np.zeros((n_b, n_seg_max, n_c), np.float64)
     best_path_kernel(post, lens, np.int64(blank), bool(logits), labels, frames, n_labels, counts, sums,
-                     opts, bounds, n_segs, seg_counts, seg_sums)
+                     opts, flags, n_speech, bounds, n_segs, seg_counts, seg_sums)
     width = int(n_labels.max()) if n_b else 0
     found = [[(int(bounds[b, i, 0]), int(bounds[b, i, 1]), seg_counts[b, i], seg_sums[b, i])
               for i in range(n_segs[b])] for b in range(n_b)]
-    return Track(labels[:, :width].copy(), frames[:, :width].copy(), n_labels, counts, sums, found)
+    return Track(labels[:, :width].copy(), frames[:, :width].copy(), n_labels, counts, sums, found, n_speech)
 
 
 def best_path_batch(x, lengths, blank: int = 0, logits: bool = False):
@@ -218,5 +273,5 @@ def warm_up() -> float:
     """Compile or load the kernels once; returns the seconds it took."""
     t = time.perf_counter()
     for logits in (False, True):
-        track_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]), 0, logits, (1, 1))
+        track_batch(np.full((1, 2, 5), 0.2, np.float32), np.array([2]), 0, logits, (1, 1), [[1, 0]], logits)
     return time.perf_counter() - t

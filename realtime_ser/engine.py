@@ -251,6 +251,23 @@ class Engine:
         decision, scores = decision_from_stats(counts, post_sum, num_frames, self.blank)
         return self.labels[decision], self.scores(scores, has_votes(counts, self.blank))
 
+    def segment(self, source: str, start: int, end: int, counts, post_sum) -> Segment:
+        """The Segment event of a tracker segment (frames [start, end), its label counts and
+        posterior sums): the rule over its spikes; without a spike (a speech region) the
+        fallback, reason "no spike"."""
+        emotion, scores = self.decide(counts, post_sum, end - start)
+        reason = NO_SPIKE if not has_votes(counts, self.blank) else None
+        return Segment(source, _sec(start), _sec(end), emotion, scores, reason)
+
+    def utterance(self, kind, source: str, end: float, counts, post_sum, num_frames: int,
+                  speech_frames: int):
+        """The Utterance (or Partial, kind) of the whole input so far, ending at end seconds:
+        the rule over its statistics; emotion None, reason "no speech", when no frame is speech."""
+        if speech_frames == 0:
+            return kind(source, 0.0, round(end, 6), None, {}, NO_SPEECH)
+        emotion, scores = self.decide(counts, post_sum, num_frames)
+        return kind(source, 0.0, round(end, 6), emotion, scores)
+
     def scores(self, scores: np.ndarray, voted: bool = True) -> dict[str, float]:
         """Decision scores as the events carry them: calibrated with the model's (temperature, floor)
         for a decision by votes or by the mean posterior."""
@@ -372,9 +389,7 @@ class Stream:
         for k, t in tr.pop_spikes():
             self._emit(Spike(self.source, e.outputs[k], _sec(t)))
         for start, end, counts, post_sum in tr.pop_segments():
-            emotion, scores = e.decide(counts, post_sum, end - start)
-            reason = NO_SPIKE if not has_votes(counts, e.blank) else None
-            self._emit(Segment(self.source, _sec(start), _sec(end), emotion, scores, reason))
+            self._emit(e.segment(self.source, start, end, counts, post_sum))
 
     def _sort_new_events(self, first: int) -> None:
         """Order this decode's events by audio time (stable), whatever the chunking."""
@@ -396,10 +411,8 @@ class Stream:
     def _running(self, kind):
         tr = self._native.tracker
         end = self.duration if kind is Utterance else _sec(tr.num_frames)
-        if tr.num_speech_frames == 0:
-            return kind(self.source, 0.0, round(end, 6), None, {}, NO_SPEECH)
-        emotion, scores = self.engine.decide(tr.counts, tr.post_sum, tr.num_frames)
-        return kind(self.source, 0.0, round(end, 6), emotion, scores)
+        return self.engine.utterance(kind, self.source, end, tr.counts, tr.post_sum, tr.num_frames,
+                                     tr.num_speech_frames)
 
     def _emit(self, event: Event) -> None:
         event.produced_at = now = time.monotonic()

@@ -3,8 +3,8 @@
     python -m realtime_ser.stream FILE|DIR|FIFO|- ... [--model DIR] [--chunk-ms 100]
         [--right-context-ms MS] [--endpoint-ms 500] [--segments speech|spikes] [--partials] [--posteriors]
         [--no-spikes] [--latency] [--realtime] [--quiet]
-    python -m realtime_ser.stream --offline FILE|DIR ... [--model DIR] [--endpoint-ms 500] [--no-spikes]
-        [--batch-files 32]
+    python -m realtime_ser.stream --offline FILE|DIR ... [--model DIR] [--endpoint-ms 500]
+        [--segments speech|spikes] [--no-spikes] [--batch-files 32]
 
 Each input is read in blocks (bounded memory, any length) and fed to one stream; its events
 go to stdout as they are produced, one JSON object a line (see realtime_ser.events):
@@ -15,9 +15,10 @@ arrives; FLAC, MP3 and CAF (which libsndfile cannot decode from a pipe) are firs
 to a temporary file. Raw PCM is not accepted.
 
 --offline (archives, many files): each input is read whole and recognised in batches of files
-with the batch path (realtime_ser.offline: numba deltas, offline BiLSTM, numba batch decoder);
-it prints spike, segment and utterance events (no partials or posteriors), the same JSON as
-streaming with a chunk covering the whole input.
+with the batch path (realtime_ser.offline: numba deltas and speech flags, offline BiLSTM, numba
+batch decoder); it prints spike, segment and utterance events (no partials or posteriors), the
+same JSON as streaming with the same --segments (default speech) and a chunk covering the whole
+input.
 
 Exit status: 0 all inputs good; 1 some input failed (each gave one {"type": "error", ...}
 line and the others went on), or stdout was closed early (e.g. `| head`: the run stops
@@ -40,7 +41,7 @@ import numpy as np
 
 from realtime_ser.audio import (SAMPLE_RATE, STDIN_NAME, AudioError, display_name, find_audio_files,
                                 iter_blocks, iter_stdin_blocks)
-from realtime_ser.engine import SEGMENT_MODES, Engine, EngineConfig, Stream
+from realtime_ser.engine import Engine, EngineConfig, Stream
 from realtime_ser.events import Error, Event, InputWarning
 from realtime_ser.model import ModelError
 
@@ -74,7 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
     p.add_argument("--offline", action="store_true",
                    help="batch mode for archives: whole files, offline BiLSTM, numba batch decoder; "
-                        "spike, segment and utterance events as streaming with --segments spikes and a "
+                        "spike, segment and utterance events as streaming with the same --segments and a "
                         "chunk covering each whole file; --chunk-ms and --right-context-ms do not apply")
     p.add_argument("--batch-files", type=int, default=32, metavar="N",
                    help="--offline: files decoded together (default 32)")
@@ -83,9 +84,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         clash = [f for f in ("partials", "posteriors", "realtime") if getattr(args, f)]
         if clash:
             p.error(f"--offline prints no partials or posteriors and does not pace; drop --{clash[0]}")
-        if "--segments" in (argv if argv is not None else sys.argv[1:]) and args.segments != "spikes":
-            p.error("--offline segments are runs of spikes (--segments spikes); speech segments need streaming")
-        args.segments = "spikes"
     if args.batch_files < 1:
         p.error(f"--batch-files must be at least 1, got {args.batch_files}")
     return args

@@ -323,10 +323,11 @@ def test_batch_decisions_of_an_empty_batch():
 
 def test_kernels_are_cached_and_parallel():
     """cache=True (compile cost off the hot path) and prange over utterances."""
-    from realtime_ser import decoder_kernels
+    from realtime_ser import decoder_kernels, speech_kernels
     from realtime_ser.features import kernels
 
-    for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block):
+    for k in (decoder_kernels.best_path_kernel, decoder_kernels._decode_one, kernels.delta_block,
+              speech_kernels.speech_kernel):
         assert k._cache is not None and type(k._cache).__name__ != "NullCache", k
     assert decoder_kernels.best_path_kernel.targetoptions.get("parallel")
 
@@ -355,6 +356,49 @@ def test_batch_segments_and_spikes_equal_native_tracker(endpoint, max_frames):
         assert spikes == [tuple(v) for v in tr.pop_spikes()], b
         n_segments += len(want)
     assert n_segments >= 5  # segments were closed by endpoints, length limits and the end
+
+
+@pytest.mark.parametrize("blank,max_frames", [(0, 3000), (0, 7), (4, 1), (0, 40)])
+def test_batch_speech_segments_equal_native_tracker(blank, max_frames):
+    """speech_segments: segments are the runs of speech flags, counted by the spikes inside
+    (all zero without one), split at max_frames; speech frames counted, as SegmentTracker."""
+    rng = np.random.default_rng(blank * 7 + max_frames)
+    cases = logit_cases(rng, blank)
+    for n in (200, 700):
+        z = rng.standard_normal((n, C)).astype(np.float32)
+        z[:, blank] += np.repeat(rng.choice([-6.0, 6.0], size=n // 10 + 1), 10)[:n]
+        cases.append(z)
+    flags = [np.repeat(rng.integers(0, 2, len(z) // 7 + 1), 7)[:len(z)].astype(np.uint8) for z in cases]
+    flags[3][:] = 1  # the all-Null case, all speech: one segment without a spike
+    batch, lengths = pad(cases)
+    got = track_batch(batch, lengths, blank, True, (50, max_frames), flags, True)
+    n_segments = no_spike = 0
+    for b, z in enumerate(cases):
+        tr = SegmentTracker(C, blank, 50, max_frames, True, True)
+        for part, f in zip(np.array_split(z, 3), np.array_split(flags[b], 3)) if len(z) else []:
+            tr.accept_logits(np.ascontiguousarray(part), np.ascontiguousarray(f))
+        tr.close()
+        want = tr.pop_segments()
+        assert len(got.segments[b]) == len(want), b
+        for (s, e, c, p), (ws, we, wc, wp) in zip(got.segments[b], want):
+            assert (s, e) == (ws, we) and np.array_equal(c, wc) and np.array_equal(p, wp), b
+            no_spike += not np.delete(c, blank).any()
+        assert got.speech_frames[b] == tr.num_speech_frames == flags[b].sum(), b
+        assert np.array_equal(got.counts[b], tr.counts) and np.array_equal(got.post_sums[b], tr.post_sum), b
+        n_segments += len(want)
+    assert n_segments >= 20 and no_spike >= 1
+    spikes = track_batch(batch, lengths, blank, True, (50, max_frames), flags)  # flags counted, spike segments
+    assert np.array_equal(spikes.speech_frames, got.speech_frames)
+    assert spikes.segments[3] == [] and all(s[1] - s[0] <= max_frames for seg in spikes.segments for s in seg)
+
+
+def test_speech_segments_need_flags_of_every_frame():
+    x = np.zeros((2, 4, C), np.float32)
+    with pytest.raises(ValueError, match="speech_segments needs"):
+        track_batch(x, [4, 2], 0, True, (5, 10), None, True)
+    with pytest.raises(ValueError, match="speech row 1 has 1 flags for 2 frames"):
+        track_batch(x, [4, 2], 0, True, (5, 10), [np.ones(4), np.ones(1)], True)
+    assert track_batch(x, [4, 2], 0, True, None, [np.ones(4), [1, 0, 1]]).speech_frames.tolist() == [4, 1]
 
 
 FORK_AFTER_DECODE = """

@@ -1,8 +1,10 @@
 """python -m realtime_ser.stream --offline (the batch path) against streaming, event for event.
 
-Equal when the streaming chunk covers the whole input (--chunk-ms 10000 >= every file here):
-then streaming runs the offline BiLSTM too, and the batch path's numba deltas and numba
-decoder (best path, spikes, segments) must reproduce the native features and tracker to the bit. Also: serving never
+Equal when the streaming chunk covers the whole input (--chunk-ms 10000 >= every file here),
+in both segment modes (speech, the default of both, and spikes): then streaming runs the
+offline BiLSTM too, and the batch path's numba deltas, numba speech flags and numba decoder
+(best path, spikes, speech or spike segments, the "no spike" and "no speech" answers) must
+reproduce the native features, SpeechDetector and tracker to the bit. Also: serving never
 loads numba or torch; the batch path does.
 """
 
@@ -49,13 +51,19 @@ def random_model(tmp_path_factory, emodb_wavs):
     return str(write_model(tmp_path_factory.mktemp("model") / "m", emodb_wavs[:2]))
 
 
-@pytest.mark.parametrize("model,batch,options", [
-    ("bundled", "1", []), ("bundled", "3", ["--endpoint-ms", "100"]), ("bundled", "32", ["--no-spikes"]),
-    ("random", "1", ["--endpoint-ms", "50"]), ("random", "4", []), ("random", "32", ["--endpoint-ms", "2000"])])
-def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options):
-    """Every event (spikes, segments, utterances, warnings, errors) in the same order."""
+@pytest.mark.parametrize("model,batch,options,segments", [
+    ("bundled", "1", [], "spikes"), ("bundled", "3", ["--endpoint-ms", "100"], "spikes"),
+    ("bundled", "32", ["--no-spikes"], "spikes"), ("random", "1", ["--endpoint-ms", "50"], "spikes"),
+    ("random", "4", [], "spikes"), ("random", "32", ["--endpoint-ms", "2000"], "spikes"),
+    ("bundled", "1", [], "speech"), ("bundled", "4", ["--max-segment-ms", "500"], "speech"),
+    ("bundled", "32", ["--no-spikes"], None), ("random", "3", [], "speech"), ("random", "32", [], None)])
+def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options,
+                                                          segments):
+    """Every event (spikes, segments, utterances, warnings, errors) in the same order; segments
+    None: both defaults (speech regions)."""
     extra = options + ([] if model == "bundled" else ["--model", random_model])
-    code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", "--segments", "spikes", *extra)
+    extra += [] if segments is None else ["--segments", segments]
+    code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", *extra)
     code_o, offline, err = run_main(capsys, *inputs, "--offline", "--batch-files", batch, *extra)
     assert code_s == code_o == stream.EXIT_FAILED  # the short, empty and missing inputs fail
     assert offline == streamed
@@ -63,6 +71,8 @@ def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random
     assert kinds.count("utterance") == len(inputs) - 3 and kinds.count("error") == 3, offline
     assert kinds.count("segment") >= len(inputs) - 3
     assert ("spike" in kinds) == ("--no-spikes" not in options)
+    if segments != "spikes" and model == "bundled":  # speech.wav has regions without a spike: the fallback
+        assert any(e.get("reason") == "no spike" for e in offline)
 
 
 def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, emodb_wavs):
@@ -76,23 +86,33 @@ def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, 
 
 
 def test_offline_usage_errors(capsys):
-    for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"], ["--segments", "speech"]):
+    for args in (["--partials"], ["--posteriors"], ["--realtime"], ["--batch-files", "0"], ["--segments", "words"]):
         code, events, err = run_main(capsys, SPEECH, "--offline", *args)
         assert code == stream.EXIT_USAGE and events == [] and err.count("\n") == 1, (args, err)
     help_text = subprocess.run([sys.executable, "-m", "realtime_ser.stream", "--help"], capture_output=True,
                                text=True, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
-    assert "spike, segment and utterance events as streaming with --segments spikes" in " ".join(help_text.split())
+    assert "spike, segment and utterance events as streaming with the same --segments" in " ".join(help_text.split())
 
 
-def test_offline_says_no_speech_as_streaming_does(capsys, tmp_path):
-    import soundfile as sf
-
-    silence = tmp_path / "silence.wav"
-    sf.write(silence, np.zeros(32000, np.float32), 16000)
-    _, streamed, _ = run_main(capsys, str(silence))
-    _, offline, _ = run_main(capsys, str(silence), "--offline")
-    (a,), (b,) = [[e for e in ev if e["type"] == "utterance"] for ev in (streamed, offline)]
-    assert a["emotion"] is None and a["reason"] == "no speech" and a == b
+@pytest.mark.parametrize("segments", ["speech", "spikes"])
+def test_offline_says_no_speech_as_streaming_does(capsys, tmp_path, segments):
+    """Silence, noise and a tone: no speech region, an Utterance with emotion null (any chunk)."""
+    t = np.arange(32000) / 16000
+    rng = np.random.default_rng(0)
+    files = []
+    for name, x in [("silence", np.zeros(32000)), ("noise", rng.uniform(-1, 1, 32000)),
+                    ("sine", 0.5 * np.sin(2 * np.pi * 200 * t))]:
+        files.append(tmp_path / f"{name}.wav")
+        sf.write(files[-1], x.astype(np.float32), 16000)
+    _, streamed, _ = run_main(capsys, *files, "--segments", segments)
+    _, whole, _ = run_main(capsys, *files, "--segments", segments, "--chunk-ms", "10000")
+    _, offline, _ = run_main(capsys, *files, "--segments", segments, "--offline")
+    assert offline == whole
+    utterances = [[e for e in ev if e["type"] == "utterance"] for ev in (streamed, offline)]
+    assert utterances[0] == utterances[1] and len(utterances[1]) == 3
+    assert all(u["emotion"] is None and u["reason"] == "no speech" for u in utterances[1])
+    if segments == "speech":
+        assert not any(e["type"] == "segment" for e in offline)
 
 
 SERVE_AND_STREAM = """
