@@ -18,18 +18,18 @@ import errno
 import math
 import numbers
 import os
-import queue
 import re
 import stat
+import struct
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
+
+# soundfile (libsndfile via cffi, ~12 ms to import), soxr, tempfile and queue are imported where
+# used: a plain 16-bit PCM WAV at 16 kHz (the CLI's usual input) needs none of them (_PcmWav).
 
 SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE = 8000
@@ -169,6 +169,8 @@ class Resampler:
         self.source = source
         self._stream = None
         if self.in_rate != SAMPLE_RATE:
+            import soxr
+
             self._stream = soxr.ResampleStream(
                 self.in_rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
             )
@@ -239,6 +241,11 @@ def _open(path: str | os.PathLike, on_warning: Callable[[str], None] | None = No
         raise AudioError(source, "is a named pipe: stream it (iter_blocks), it cannot be loaded whole")
     if st.st_size == 0:
         raise AudioError(source, _EMPTY)
+    wav = _PcmWav.open(p, st.st_size)
+    if wav is not None:
+        return wav, source
+    import soundfile as sf
+
     try:
         f = sf.SoundFile(os.fsencode(p))  # bytes: any file name, UTF-8 or not
     except sf.LibsndfileError as e:
@@ -296,7 +303,7 @@ def _short_data(f: sf.SoundFile) -> str | None:
             f"only the first {f.frames / f.samplerate:.3f} s are used")
 
 
-def _open_problem(p: Path, e: sf.LibsndfileError) -> str:
+def _open_problem(p: Path, e) -> str:
     reason = _short(getattr(e, "error_string", "") or e)
     try:
         with open(p, "rb") as fh:
@@ -317,11 +324,105 @@ def _short(e: object, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read(f: sf.SoundFile, source: str, frames: int = -1) -> np.ndarray:
+def _read(f: sf.SoundFile | _PcmWav, source: str, frames: int = -1) -> np.ndarray:
     try:
         return f.read(frames, dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - soundfile's errors, RuntimeError, OSError
+        if not isinstance(e, (RuntimeError, OSError)) and not _is_soundfile_error(e):
+            raise
         raise AudioError(source, f"read error ({_short(e)})") from None
+
+
+def _is_soundfile_error(e: BaseException) -> bool:
+    sf = sys.modules.get("soundfile")  # only a SoundFile (soundfile imported) raises its errors
+    return sf is not None and isinstance(e, sf.SoundFileError)
+
+
+class _PcmWav:
+    """A plain, well-formed 16-bit PCM WAV (RIFF/WAVE, format tag 1), read without libsndfile.
+
+    Only files whose every header field is unambiguous are taken: the RIFF size matches the
+    file, a 16-byte-or-longer `fmt ` chunk before the `data` chunk, block align 2 x channels, a
+    valid sample rate, a non-empty data chunk of whole frames lying inside the file. Anything
+    else (other encodings, WAVE_FORMAT_EXTENSIBLE, truncated or odd headers, errors) goes to
+    soundfile, which then reads or reports it as before. The samples are libsndfile's exactly:
+    int16 / 32768 as float32 (tests/test_audio.py compares the two).
+    """
+
+    def __init__(self, fh, samplerate: int, channels: int, frames: int) -> None:
+        self._fh = fh
+        self.samplerate, self.channels, self.frames = samplerate, channels, frames
+        self._left = frames
+
+    @classmethod
+    def open(cls, p: Path, size: int) -> "_PcmWav | None":
+        """The file as a _PcmWav, or None (soundfile's business: not a plain PCM16 WAV, or unreadable)."""
+        try:
+            fh = open(p, "rb")
+        except (OSError, ValueError):
+            return None
+        try:
+            layout = cls._layout(fh, size)
+            if layout is not None:
+                fh.seek(layout[3])
+                return cls(fh, *layout[:3])
+        except (OSError, ValueError, struct.error):
+            pass
+        fh.close()
+        return None
+
+    @staticmethod
+    def _layout(fh, size: int) -> tuple[int, int, int, int] | None:
+        """(rate, channels, frames, data offset) of a plain PCM16 WAV, else None."""
+        head = fh.read(12)
+        if len(head) != 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            return None
+        if struct.unpack("<I", head[4:8])[0] + 8 != size:
+            return None
+        pos, fmt = 12, None
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk_id, length = struct.unpack("<4sI", fh.read(8))
+            body = pos + 8
+            if chunk_id == b"fmt ":
+                if fmt is not None or length < 16 or body + length > size:
+                    return None
+                fmt = struct.unpack("<HHIIHH", fh.read(16))
+            elif chunk_id == b"data":
+                if fmt is None:
+                    return None
+                tag, channels, rate, _, align, bits = fmt
+                if tag != 1 or bits != 16 or not 1 <= channels <= MAX_CHANNELS or align != 2 * channels:
+                    return None
+                if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                    return None
+                if length == 0 or length % align or body + length > size:
+                    return None
+                return rate, channels, length // align, body
+            pos = body + length + (length & 1)
+        return None
+
+    def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        assert dtype == "float32" and always_2d
+        n = self._left if frames < 0 else min(frames, self._left)
+        raw = self._fh.read(2 * self.channels * n)
+        if len(raw) != 2 * self.channels * n:
+            raise OSError(errno.EIO, "file shorter than its header")
+        self._left -= n
+        x = np.frombuffer(raw, "<i2").reshape(n, self.channels)
+        return x.astype(np.float32) * np.float32(1.0 / 32768)
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "_PcmWav":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def load(path: str | os.PathLike) -> np.ndarray:
@@ -386,7 +487,7 @@ def _closing(blocks: Iterator[np.ndarray], fd: int) -> Iterator[np.ndarray]:
         os.close(fd)
 
 
-def _blocks(f: sf.SoundFile, source: str, block: int) -> Iterator[np.ndarray]:
+def _blocks(f: sf.SoundFile | _PcmWav, source: str, block: int) -> Iterator[np.ndarray]:
     with f:
         resampler = Resampler(f.samplerate, source)
         total = 0
@@ -459,6 +560,8 @@ def _in_thread(make_blocks: Callable[[], Iterator[np.ndarray]], size: int = 4) -
     wait for the writer's next bytes; the caller here waits on the queue instead, and a
     KeyboardInterrupt reaches it within 0.1 s even while the writer is idle.
     """
+    import queue
+
     handoff: queue.Queue = queue.Queue(size)
     stop = threading.Event()
 
@@ -498,6 +601,8 @@ def _in_thread(make_blocks: Callable[[], Iterator[np.ndarray]], size: int = 4) -
 
 def _fd_file_blocks(fd: int, source: str, block_seconds: float, keep=None):
     """Blocks from an fd libsndfile reads (not closed); `keep` (spool file, relay) is closed at the end."""
+    import soundfile as sf
+
     try:
         f = sf.SoundFile(fd, closefd=False)
     except (sf.SoundFileError, RuntimeError, OSError) as e:
@@ -542,6 +647,8 @@ def _read_head(fd: int, source: str, n: int) -> bytes:
 
 def _spool(fd: int, head: bytes, source: str):
     """The rest of the stream in a temporary file (deleted when closed), at most MAX_SPOOL_BYTES."""
+    import tempfile
+
     spool = tempfile.TemporaryFile(prefix="realtime_ser-spool-")
     try:
         spool.write(head)

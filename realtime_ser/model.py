@@ -311,10 +311,13 @@ _FIELD_CHECKS = {
 
 def _read_weights(file: Path) -> dict[str, np.ndarray]:
     """Every tensor of a safetensors file, float32 only; _Invalid for anything else."""
-    from safetensors import safe_open
-
     if not file.is_file():
         raise _Missing(f"{file.name} missing")
+    weights = _read_plain_safetensors(file)
+    if weights is not None:
+        return weights
+    from safetensors import safe_open
+
     try:
         with safe_open(file, framework="np") as f:
             names = list(f.keys())
@@ -327,6 +330,63 @@ def _read_weights(file: Path) -> dict[str, np.ndarray]:
         raise
     except Exception as e:  # noqa: BLE001 - SafetensorError (corrupt, truncated, empty), OSError, ...
         raise _Invalid(f"{WEIGHTS_FILE} is not a valid safetensors file: {_one_line(e)}") from None
+
+
+_MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+
+
+def _read_plain_safetensors(file: Path) -> dict[str, np.ndarray] | None:
+    """The tensors of a well-formed safetensors file holding only little-endian float32 tensors,
+    read with numpy (sparing the safetensors import); None for anything else, which the
+    safetensors library then reads or reports as before.
+
+    Well-formed, strictly: a JSON-object header of entries {dtype "F32", shape of non-negative
+    ints, data_offsets [begin, end]} (plus an optional "__metadata__" of strings), whose byte
+    ranges tile the data that follows exactly, in order, each of the size its shape implies.
+    Names come in safetensors' order (sorted); the arrays equal safe_open(...).get_tensor()."""
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read()
+        if len(data) < 8:
+            return None
+        n = int.from_bytes(data[:8], "little")
+        if n > _MAX_HEADER or 8 + n > len(data) or data[8:9] != b"{":
+            return None
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    meta = header.pop("__metadata__", None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        return None
+    spans = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"} or entry["dtype"] != "F32":
+            return None
+        shape, offsets = entry["shape"], entry["data_offsets"]
+        if not (isinstance(shape, list) and all(_is_int(d) and d >= 0 for d in shape)):
+            return None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+            return None
+        begin, end = offsets
+        if end - begin != 4 * math.prod(shape):
+            return None
+        spans.append((begin, end, name, shape))
+    spans.sort()
+    body = 8 + n
+    pos = 0
+    for begin, end, _, _ in spans:
+        if begin != pos or end < begin:
+            return None
+        pos = end
+    if pos != len(data) - body:
+        return None
+    buffer = bytearray(memoryview(data)[body:])  # writable, as get_tensor's arrays are
+    out = {}
+    for begin, end, name, shape in sorted(spans, key=lambda s: s[2]):
+        out[name] = np.frombuffer(buffer, "<f4", (end - begin) // 4, begin).reshape(shape).astype(np.float32, copy=False)
+    return out
 
 
 def _check_weights(config: ModelConfig, weights: dict[str, np.ndarray]) -> None:

@@ -441,15 +441,17 @@ def test_iter_blocks_never_reads_whole_file(tmp_path, monkeypatch):
     rate = 44100
     path = write(tmp_path / "long.wav", tone(5.0, rate), rate)
     requested = []
-    real_read = sf.SoundFile.read
+    # both readers: soundfile, and the plain PCM16 WAV reader that spares its import
+    from realtime_ser.audio import _PcmWav
 
-    def spy(self, frames=-1, *args, **kwargs):
-        requested.append(frames)
-        return real_read(self, frames, *args, **kwargs)
+    for reader in (sf.SoundFile, _PcmWav):
+        def spy(self, frames=-1, *args, _real=reader.read, **kwargs):
+            requested.append(frames)
+            return _real(self, frames, *args, **kwargs)
 
-    monkeypatch.setattr(sf.SoundFile, "read", spy)
+        monkeypatch.setattr(reader, "read", spy)
     blocks = list(iter_blocks(path, block_seconds=0.5))
-    assert requested, "iter_blocks must read through soundfile"
+    assert requested, "iter_blocks must read through a reader"
     assert all(0 < f <= int(0.5 * rate) for f in requested), requested
     assert sum(len(b) for b in blocks) == pytest.approx(5.0 * SAMPLE_RATE, abs=2)
 
@@ -599,3 +601,76 @@ def test_audio_error_survives_pickling():
     err = pickle.loads(pickle.dumps(AudioError("x.wav", "float samples reach 2")))
     assert isinstance(err, AudioError) and (err.source, err.problem) == ("x.wav", "float samples reach 2")
     assert str(err) == "x.wav: float samples reach 2"
+
+
+# ---------------------------------------------------------------- the plain PCM16 WAV reader
+
+
+def _soundfile_blocks(path, block_seconds):
+    """iter_blocks as it was: every file through soundfile."""
+    from realtime_ser import audio
+
+    f = sf.SoundFile(str(path))
+    return list(audio._blocks(f, str(path), max(1, int(round(block_seconds * f.samplerate)))))
+
+
+@pytest.mark.parametrize("rate, channels", [(16000, 1), (16000, 2), (44100, 1), (8000, 3)])
+def test_pcm_wav_reader_gives_soundfiles_samples(tmp_path, rate, channels):
+    """Plain PCM16 WAVs skip soundfile: the same samples, bit for bit, whole and in blocks."""
+    from realtime_ser import audio
+
+    rng = np.random.default_rng(rate + channels)
+    x = rng.integers(-32768, 32768, size=(int(1.3 * rate), channels), dtype=np.int16)
+    x[:5] = [[-32768] * channels, [32767] * channels, [0] * channels, [1] * channels, [-1] * channels]
+    path = write(tmp_path / "a.wav", x, rate, subtype="PCM_16")
+    f, _ = audio._open(path)
+    with f:
+        assert isinstance(f, audio._PcmWav) and (f.samplerate, f.channels, f.frames) == (rate, channels, len(x))
+        fast = f.read(-1, dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(fast, sf.read(str(path), dtype="float32", always_2d=True)[0])
+    for block_seconds in (0.1, 1.0):
+        ours = list(iter_blocks(path, block_seconds))
+        theirs = _soundfile_blocks(path, block_seconds)
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_array_equal(a, b)
+    assert audio.duration(path) == len(x) / rate
+
+
+@pytest.mark.parametrize("case", ["float", "pcm24", "extensible", "odd chunk", "riff size", "truncated",
+                                  "rate", "fmt after data"])
+def test_pcm_wav_reader_leaves_other_files_to_soundfile(tmp_path, case):
+    """Anything but a plain, consistent PCM16 WAV goes to soundfile (which reads or reports it)."""
+    from realtime_ser import audio
+
+    path = tmp_path / "a.wav"
+    x = tone(0.5, 16000)
+    if case == "float":
+        write(path, x, 16000, subtype="FLOAT")
+    elif case == "pcm24":
+        write(path, x, 16000, subtype="PCM_24")
+    elif case == "extensible":
+        write(path, np.stack([x] * 3, 1), 16000, subtype="PCM_16", format="WAVEX")
+    else:
+        write(path, x, 16000, subtype="PCM_16")
+        b = bytearray(path.read_bytes())
+        if case == "odd chunk":  # a LIST chunk before the data: still plain, still the fast reader
+            b[36:36] = b"LIST\x03\x00\x00\x00abc\x00"
+            b[4:8] = (len(b) - 8).to_bytes(4, "little")
+        elif case == "riff size":
+            b[4:8] = (len(b)).to_bytes(4, "little")
+        elif case == "truncated":
+            b = b[: len(b) // 2]
+        elif case == "rate":
+            b[24:28] = (4000).to_bytes(4, "little")
+        elif case == "fmt after data":
+            b = b[:12] + b[36:] + b[12:36]
+        path.write_bytes(bytes(b))
+    wav = audio._PcmWav.open(path, path.stat().st_size)
+    if case == "odd chunk":
+        assert wav is not None
+        with wav:
+            np.testing.assert_array_equal(wav.read(), sf.read(str(path), dtype="float32", always_2d=True)[0])
+        return
+    assert wav is None

@@ -536,3 +536,43 @@ def test_command_line_flags_come_from_the_config():
             except ValueError:
                 valid = False
             assert valid == ok, (name, value)
+
+
+def test_model_weights_read_without_safetensors_equal_safetensors():
+    """The bundled weights, read with numpy (sparing the safetensors import at start-up), are
+    safe_open's arrays exactly, in its order; anything not plainly well-formed is left to it."""
+    from safetensors import safe_open
+
+    from realtime_ser import model as model_lib
+
+    file = model_lib.DEFAULT_DIR / model_lib.WEIGHTS_FILE
+    ours = model_lib._read_plain_safetensors(file)
+    with safe_open(file, framework="np") as f:
+        theirs = {name: f.get_tensor(name) for name in f.keys()}
+    assert list(ours) == list(theirs)
+    for name in ours:
+        assert ours[name].dtype == theirs[name].dtype == np.float32 and ours[name].flags.writeable
+        np.testing.assert_array_equal(ours[name], theirs[name])
+    assert model_lib._read_weights(file).keys() == theirs.keys()
+
+
+def test_odd_safetensors_files_are_left_to_safetensors(tmp_path):
+    from safetensors.numpy import save_file
+
+    from realtime_ser import model as model_lib
+
+    good = tmp_path / "good.safetensors"
+    save_file({"b": np.arange(3, dtype=np.float32), "a": np.ones((2, 2), np.float32)}, str(good))
+    ours = model_lib._read_plain_safetensors(good)
+    assert list(ours) == ["a", "b"] and ours["b"].tolist() == [0, 1, 2]
+    data = good.read_bytes()
+    cases = {
+        "f64": None, "truncated": data[:-4], "empty": b"", "garbage": bytes(range(256)) * 8,
+        "trailing byte": data + b"\0", "short header": data[:8] + b"{",
+    }
+    save_file({"x": np.ones(2, np.float64)}, str(tmp_path / "f64.safetensors"))
+    for name, payload in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        if payload is not None:
+            path.write_bytes(payload)
+        assert model_lib._read_plain_safetensors(path) is None, name

@@ -396,13 +396,15 @@ def test_long_file_is_streamed_not_loaded(cli, tmp_path, monkeypatch):
     """The whole file used to be loaded (1.3 GB RSS for an hour): reads are now bounded blocks."""
     src = wav(tmp_path / "long.wav", seconds=5.0, rate=44100)
     requested = []
-    real_read = sf.SoundFile.read
+    # both readers: soundfile, and the plain PCM16 WAV reader that spares its import
+    from realtime_ser.audio import _PcmWav
 
-    def spy(self, frames=-1, *args, **kwargs):
-        requested.append(frames)
-        return real_read(self, frames, *args, **kwargs)
+    for reader in (sf.SoundFile, _PcmWav):
+        def spy(self, frames=-1, *args, _real=reader.read, **kwargs):
+            requested.append(frames)
+            return _real(self, frames, *args, **kwargs)
 
-    monkeypatch.setattr(sf.SoundFile, "read", spy)
+        monkeypatch.setattr(reader, "read", spy)
     out = tmp_path / "out"
     assert cli.main([str(src), "--out", str(out)]) == 0
     assert requested and all(0 < f <= 44100 for f in requested), requested
