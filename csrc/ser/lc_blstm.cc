@@ -38,15 +38,19 @@ int64_t Groups(ThreadPool* pool, int64_t items, int64_t min_per_group) {
 
 // Pending rows [head, head + used) of buf: compacts or grows it so that n more fit, or shrinks
 // it once a big input has gone (bounded memory). Returns true if the rows moved to row 0.
-bool MakeRoom(std::vector<float>& buf, int64_t width, int64_t head, int64_t used, int64_t n) {
+// min_rows: what a stream fed in steady pieces ever has pending (one chunk + right context
+// waiting for its window, and one chunk of new rows), so such a stream's buffer stays at
+// min_rows; a bigger input grows it geometrically.
+bool MakeRoom(std::vector<float>& buf, int64_t width, int64_t head, int64_t used, int64_t n, int64_t min_rows) {
   const int64_t rows = static_cast<int64_t>(buf.size()) / width;
-  const bool oversized = rows > 8 * std::max<int64_t>(used + n, 64);
+  const bool oversized = rows > 8 * std::max<int64_t>(used + n, min_rows);
   if (head + used + n <= rows && !oversized) return false;
   if (used + n <= rows && !oversized) {  // room at the front: move the pending rows there
     std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, buf.begin());
     return true;
   }
-  std::vector<float> next(static_cast<size_t>(std::max<int64_t>(2 * (used + n), 64) * width));
+  const int64_t next_rows = used + n <= min_rows ? min_rows : 2 * (used + n);
+  std::vector<float> next(static_cast<size_t>(next_rows * width));
   std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, next.begin());
   buf.swap(next);
   return true;
@@ -156,6 +160,8 @@ void LcBlstm::RecurSplit(const LstmRecurArgs& a, ThreadPool* pool) const {
 
 void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
   const int64_t d = w_.input_dim, h = w_.hidden, g4 = 4 * h, g8 = 8 * h;
+  // Offline (one chunk at the end): at least 64 rows, grown geometrically.
+  const int64_t c = opts_.chunk_frames, min_rows = c > 0 ? 2 * c + opts_.right_context_frames : 64;
   std::vector<int64_t> order;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].num_frames > 0) order.push_back(static_cast<int64_t>(i));
@@ -209,8 +215,8 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const
     const int64_t n = lens[k], used = st.Pending();
     std::copy(hs.begin() + k * h, hs.begin() + (k + 1) * h, st.h.begin());
     std::copy(cs.begin() + k * h, cs.begin() + (k + 1) * h, st.c.begin());
-    const bool moved = MakeRoom(st.fwd, h, st.head, used, n);
-    MakeRoom(st.gates, g4, st.head, used, n);  // same rows as fwd, so the same decision
+    const bool moved = MakeRoom(st.fwd, h, st.head, used, n, min_rows);
+    MakeRoom(st.gates, g4, st.head, used, n, min_rows);  // same rows as fwd, so the same decision
     if (moved) st.head = 0;
     float* fwd = st.fwd.data() + (st.head + used) * h;
     float* gx = st.gates.data() + (st.head + used) * g4;
