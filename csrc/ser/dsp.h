@@ -18,6 +18,8 @@ constexpr float kPreEmphasis = 0.97f;
 
 // Symmetric Hamming window of n >= 2 points: 0.54 - 0.46 cos(2 pi i / (n - 1)).
 std::vector<float> HammingWindow(int n);
+// HammingWindow(kFrameLength), built once and shared (read-only) by every stream's analysers.
+const float* FrameHammingWindow();
 
 // |1 - kPreEmphasis e^{-jw}|^2: the pre-emphasis filter's power response at w (rad/sample),
 // for applying it in the power-spectrum domain. kPreEmphasis^2 is a float product (as when

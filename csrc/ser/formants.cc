@@ -42,22 +42,32 @@ bool NewtonRoot(const double* poly, int deg, int max_iter, double tol2, std::com
 
 }  // namespace
 
-FormantAnalysis::FormantAnalysis() {
-  env_cos_.resize(kOrder * kEnvPoints);
-  env_sin_.resize(kOrder * kEnvPoints);
-  for (int k = 1; k <= kOrder; ++k)
-    for (int g = 0; g < kEnvPoints; ++g) {
-      const double w = kPi * (g + 0.5) / kEnvPoints;
-      env_cos_[(k - 1) * kEnvPoints + g] = static_cast<float>(std::cos(k * w));
-      env_sin_[(k - 1) * kEnvPoints + g] = static_cast<float>(std::sin(k * w));
-    }
-  formant_cos_.assign(kFormantBinsPad * (kOrder + 1), 0.0f);  // lag-major, zero padded
-  for (int b = 0; b < kFormantBins; ++b)  // folded spectrum -> autocorrelation at 11 kHz
-    for (int k = 0; k <= kOrder; ++k)
-      formant_cos_[k * kFormantBinsPad + b] = static_cast<float>(
-          (b == 0 ? 1.0 : 2.0) * PreEmphasisPowerGainAtBin(b, kFftSize) *
-          std::cos(2.0 * kPi * b * kSampleRate / kFftSize * k / kFormantRate));
+const FormantAnalysis::Tables& FormantAnalysis::SharedTables() {
+  static const Tables tables = [] {
+    Tables t;
+    t.env_cos.resize(kOrder * kEnvPoints);
+    t.env_sin.resize(kOrder * kEnvPoints);
+    for (int k = 1; k <= kOrder; ++k)
+      for (int g = 0; g < kEnvPoints; ++g) {
+        const double w = kPi * (g + 0.5) / kEnvPoints;
+        t.env_cos[(k - 1) * kEnvPoints + g] = static_cast<float>(std::cos(k * w));
+        t.env_sin[(k - 1) * kEnvPoints + g] = static_cast<float>(std::sin(k * w));
+      }
+    t.formant_cos.assign(kFormantBinsPad * (kOrder + 1), 0.0f);  // lag-major, zero padded
+    for (int b = 0; b < kFormantBins; ++b)  // folded spectrum -> autocorrelation at 11 kHz
+      for (int k = 0; k <= kOrder; ++k)
+        t.formant_cos[k * kFormantBinsPad + b] = static_cast<float>(
+            (b == 0 ? 1.0 : 2.0) * PreEmphasisPowerGainAtBin(b, kFftSize) *
+            std::cos(2.0 * kPi * b * kSampleRate / kFftSize * k / kFormantRate));
+    return t;
+  }();
+  return tables;
 }
+
+FormantAnalysis::FormantAnalysis()
+    : env_cos_(SharedTables().env_cos.data()),
+      env_sin_(SharedTables().env_sin.data()),
+      formant_cos_(SharedTables().formant_cos.data()) {}
 
 // Formants as eGeMAPS finds them: order-11 LPC of the spectrum below 5.5 kHz treated as an
 // 11 kHz signal, every root of A(z) in (50, 5450) Hz. Envelope peaks seed the root search,

@@ -29,9 +29,17 @@ class FormantAnalysis {
   static constexpr int kFormantBins = 177;     // bins 0..5500 Hz
   static constexpr int kFormantBinsPad = 184;  // multiple of 8, zero weights past kFormantBins
 
-  std::vector<float> env_cos_;      // kOrder x kEnvPoints
-  std::vector<float> env_sin_;
-  std::vector<float> formant_cos_;  // (kOrder + 1) x kFormantBinsPad, lag-major
+  // Read-only tables, built once and shared by every stream (14 kB that each stream used to own).
+  struct Tables {
+    std::vector<float> env_cos;      // kOrder x kEnvPoints
+    std::vector<float> env_sin;
+    std::vector<float> formant_cos;  // (kOrder + 1) x kFormantBinsPad, lag-major
+  };
+  static const Tables& SharedTables();
+
+  const float* env_cos_;
+  const float* env_sin_;
+  const float* formant_cos_;
 };
 
 }  // namespace ser

@@ -40,14 +40,14 @@ double Horner(const double* poly, int m, double x) {
 
 }  // namespace
 
-LpcAnalysis::LpcAnalysis() : hamming_(HammingWindow(kFrameLength)), lsp_x_(kLspGrid + 1), x_(kFrameLength + 16, 0.0f) {
+LpcAnalysis::LpcAnalysis() : hamming_(FrameHammingWindow()), lsp_x_(kLspGrid + 1), x_(kFrameLength + 16, 0.0f) {
   for (int g = 0; g <= kLspGrid; ++g) lsp_x_[g] = static_cast<float>(std::cos(kPi * g / kLspGrid));
 }
 
 // Autocorrelation (lags 0..kOrder) of the pre-emphasised Hamming frame, then Levinson-Durbin.
 SER_MULTIVERSION double LpcAnalysis::Compute(const float* raw, double* a, double* a8) {
   float* x = x_.data();
-  PreEmphasizeWindowed(raw, hamming_.data(), kFrameLength, x);
+  PreEmphasizeWindowed(raw, hamming_, kFrameLength, x);
   // Eight samples at a time, one independent accumulator per lag. x_ has a zero tail.
   static_assert(kFrameLength % 8 == 0, "frame length must be a multiple of 8");
   V8 acc[kOrder + 1] = {};

@@ -25,7 +25,7 @@ class LpcAnalysis {
  private:
   static constexpr int kLspGrid = 128;  // LSP root search grid over [0, pi]
 
-  std::vector<float> hamming_;  // kFrameLength
+  const float* hamming_;        // kFrameLength, shared (FrameHammingWindow)
   std::vector<float> lsp_x_;    // cos of the LSP grid, kLspGrid + 1
   std::vector<float> x_;        // scratch: pre-emphasised windowed frame + zero tail
 };

@@ -25,7 +25,7 @@ int LldDim() { return kLldDim; }
 
 OnlineLld::OnlineLld()
     : fft_(kFftSize),
-      hamming_(HammingWindow(kFrameLength)),
+      hamming_(FrameHammingWindow()),
       pitch_(kPitchLength),
       windowed_(kFrameLength),
       power_(kNumBins) {}

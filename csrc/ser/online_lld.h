@@ -53,7 +53,7 @@ class OnlineLld {
   RealFft fft_;
   SpectralDescriptors spectral_;
   VoicingDescriptors voicing_;
-  std::vector<float> hamming_;
+  const float* hamming_;  // kFrameLength, shared (FrameHammingWindow)
 
   std::vector<float> samples_;  // samples_[0] is absolute sample samples_offset_
   int64_t samples_offset_ = 0;
