@@ -181,11 +181,28 @@ const std::vector<DescriptorInfo>& SpectralDescriptors::Descriptors() {
   return descriptors;
 }
 
+const SpectralDescriptors::Tables& SpectralDescriptors::SharedTables() {
+  static const Tables tables = [] {
+    Tables t;
+    for (int k = 0; k < kNumBins; ++k) t.bin_hz[k] = k * kBinHz;
+    InitFilterbank(t);
+    InitTables(t);
+    return t;
+  }();
+  return tables;
+}
+
 SpectralDescriptors::SpectralDescriptors() {
-  for (int k = 0; k < kNumBins; ++k) bin_hz_[k] = k * kBinHz;
+  const Tables& t = SharedTables();
+  bands_ = t.bands;
+  band_weights_ = t.band_weights.data();
+  band_weights_pre_ = t.band_weights_pre.data();
+  log_eql_ = t.log_eql;
+  dct_ = t.dct;
+  idft_ = t.idft;
+  bin_hz_ = t.bin_hz;
+  chroma_weights_ = t.chroma_weights;
   std::memset(clean_power_, 0, sizeof(clean_power_));
-  InitFilterbank();
-  InitTables();
   Reset();
 }
 
@@ -198,18 +215,18 @@ void SpectralDescriptors::Reset() {
 }
 
 // 26 HTK-style triangular mel bands between 20 Hz and 8 kHz, on bins 1..256.
-void SpectralDescriptors::InitFilterbank() {
+void SpectralDescriptors::InitFilterbank(Tables& t) {
   const float mel_lo = HzToMel(kMelLowHz), mel_hi = HzToMel(kMelHighHz);
   const float step = (mel_hi - mel_lo) / (kNumBands + 1);
-  band_weights_.clear();
-  band_weights_pre_.clear();
+  t.band_weights.clear();
+  t.band_weights_pre.clear();
   for (int b = 0; b < kNumBands; ++b) {
     const float left = mel_lo + b * step, centre = left + step, right = centre + step;
-    Band& band = bands_[b];
+    Band& band = t.bands[b];
     band.first = -1;
-    band.offset = static_cast<int>(band_weights_.size());
+    band.offset = static_cast<int>(t.band_weights.size());
     for (int k = 1; k < kNumBins; ++k) {
-      const float m = HzToMel(bin_hz_[k]);
+      const float m = HzToMel(t.bin_hz[k]);
       if (m <= left || m >= right) {
         if (band.first >= 0) break;
         continue;
@@ -217,28 +234,28 @@ void SpectralDescriptors::InitFilterbank() {
       if (band.first < 0) band.first = k;
       const float w = m < centre ? (m - left) / step : (right - m) / step;
       const double pre = PreEmphasisPowerGainAtBin(k, kFftSize);
-      band_weights_.push_back(w);
-      band_weights_pre_.push_back(static_cast<float>(w * pre));
+      t.band_weights.push_back(w);
+      t.band_weights_pre.push_back(static_cast<float>(w * pre));
     }
     if (band.first < 0) band.first = 1;  // cannot happen at 512 points; stay safe
     // Zero-pad to whole lanes; clean_power_ has kLanes spare zeros past the last bin.
-    while ((band_weights_.size() - band.offset) % kLanes != 0) {
-      band_weights_.push_back(0.0f);
-      band_weights_pre_.push_back(0.0f);
+    while ((t.band_weights.size() - band.offset) % kLanes != 0) {
+      t.band_weights.push_back(0.0f);
+      t.band_weights_pre.push_back(0.0f);
     }
-    band.count = static_cast<int>(band_weights_.size()) - band.offset;
-    log_eql_[b] = static_cast<float>(std::log(EqualLoudness(MelToHz(centre))));
+    band.count = static_cast<int>(t.band_weights.size()) - band.offset;
+    t.log_eql[b] = static_cast<float>(std::log(EqualLoudness(MelToHz(centre))));
   }
 }
 
-void SpectralDescriptors::InitTables() {
+void SpectralDescriptors::InitTables(Tables& t) {
   // HTK DCT-II, sqrt(2/N) scaling, with the sinusoidal lifter folded in.
   const double scale = std::sqrt(2.0 / kNumBands);
   for (int i = 0; i < kNumCeps; ++i) {
     const int c = i + 1;
     const double lifter = 1.0 + 0.5 * kCepLifter * std::sin(kPi * c / kCepLifter);
     for (int j = 0; j < kNumBands; ++j)
-      dct_[i][j] = static_cast<float>(scale * lifter * std::cos(kPi * c * (j + 0.5) / kNumBands));
+      t.dct[i][j] = static_cast<float>(scale * lifter * std::cos(kPi * c * (j + 0.5) / kNumBands));
   }
   // Inverse DFT of the auditory spectrum to autocorrelation lags 0..order. The band
   // spectrum is extended with copies of its end bands as DC and Nyquist samples.
@@ -247,19 +264,19 @@ void SpectralDescriptors::InitTables() {
     for (int m = 0; m < n_freq; ++m) {
       const double c = std::cos(kPi * i * m / (n_freq - 1));
       const double w = (m == 0 || m == n_freq - 1) ? 1.0 : 2.0;
-      idft_[i][m] = static_cast<float>(w * c / (2.0 * (n_freq - 1)));
+      t.idft[i][m] = static_cast<float>(w * c / (2.0 * (n_freq - 1)));
     }
   // Chroma: bins 55 Hz..5 kHz, each split linearly between its two nearest pitch classes.
-  std::memset(chroma_weights_, 0, sizeof(chroma_weights_));
+  std::memset(t.chroma_weights, 0, sizeof(t.chroma_weights));
   for (int i = 0; i < kChromaBins; ++i) {
-    const float f = bin_hz_[kChromaFirst + i];
+    const float f = t.bin_hz[kChromaFirst + i];
     if (f < 55.0f || f > 5000.0f) continue;
     double pc = std::fmod(69.0 + 12.0 * std::log2(f / 440.0), 12.0);
     if (pc < 0) pc += 12.0;
     const int lower = static_cast<int>(std::floor(pc)) % kNumChroma;
     const double w = 1.0 - (pc - std::floor(pc));
-    chroma_weights_[lower][i] += static_cast<float>(w);
-    chroma_weights_[(lower + 1) % kNumChroma][i] += static_cast<float>(1.0 - w);
+    t.chroma_weights[lower][i] += static_cast<float>(w);
+    t.chroma_weights[(lower + 1) % kNumChroma][i] += static_cast<float>(1.0 - w);
   }
 }
 
@@ -324,8 +341,8 @@ SER_MULTIVERSION void SpectralDescriptors::ComputeBands() {
   for (int b = 0; b < kNumBands; ++b) {
     const Band& band = bands_[b];
     const float* p = clean_power_ + band.first;
-    const float* w = band_weights_.data() + band.offset;
-    const float* wp = band_weights_pre_.data() + band.offset;
+    const float* w = band_weights_ + band.offset;
+    const float* wp = band_weights_pre_ + band.offset;
     float a[kLanes] = {0}, c[kLanes] = {0};
     for (int k = 0; k < band.count; k += kLanes)
       for (int j = 0; j < kLanes; ++j) {

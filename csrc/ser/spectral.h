@@ -44,8 +44,6 @@ class SpectralDescriptors {
     int offset = 0;
   };
 
-  void InitFilterbank();
-  void InitTables();
   void PrepareSpectrum(const float* power);
   void ComputeTimeDomain(const float* raw, float* out) const;
   void ComputeBands();
@@ -57,15 +55,30 @@ class SpectralDescriptors {
   void ComputeFlux(float* flux);
   void ComputeChroma(float* chroma) const;
 
-  // Tables built once in the constructor.
-  Band bands_[kNumBands];
-  std::vector<float> band_weights_;      // triangular mel weights
-  std::vector<float> band_weights_pre_;  // same, times the pre-emphasis response
-  float log_eql_[kNumBands];             // ln of the equal-loudness weight per band
-  float dct_[kNumCeps][kNumBands];       // HTK DCT-II with liftering folded in
-  float idft_[kPlpOrder + 1][kNumBands + 2];
-  float bin_hz_[kNumBins];
-  float chroma_weights_[kNumChroma][kChromaBins];
+  // Read-only tables, built once and shared by every stream (about 13 kB each stream used to own).
+  struct Tables {
+    Band bands[kNumBands];
+    std::vector<float> band_weights;      // triangular mel weights
+    std::vector<float> band_weights_pre;  // same, times the pre-emphasis response
+    float log_eql[kNumBands];             // ln of the equal-loudness weight per band
+    float dct[kNumCeps][kNumBands];       // HTK DCT-II with liftering folded in
+    float idft[kPlpOrder + 1][kNumBands + 2];
+    float bin_hz[kNumBins];
+    float chroma_weights[kNumChroma][kChromaBins];
+  };
+  static const Tables& SharedTables();
+  static void InitFilterbank(Tables& t);
+  static void InitTables(Tables& t);
+
+  // Views of SharedTables().
+  const Band* bands_;
+  const float* band_weights_;
+  const float* band_weights_pre_;
+  const float* log_eql_;
+  const float (*dct_)[kNumBands];
+  const float (*idft_)[kNumBands + 2];
+  const float* bin_hz_;
+  const float (*chroma_weights_)[kChromaBins];
 
   // Per-frame scratch (no allocation in Compute).
   float clean_power_[kPaddedBins];  // power through simd::CleanPower (within [0, 1e30]), zero tail
