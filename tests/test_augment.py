@@ -117,3 +117,22 @@ def test_no_kind_goes_past_full_scale(x):
         z, _ = augment.apply(kind, loud, augment.rng_for("u", kind), others)
         assert np.max(np.abs(z)) <= 1.0, kind
         features.extract(z, 16000)  # accepted by the front end
+
+
+def test_augmented_copies_are_cached_features_of_their_own_speaker(tmp_path, capsys):
+    from realtime_ser import features
+    from training import dataset
+    from training.corpora import Utterance
+
+    u = Utterance(path=WAV, label="happiness", speaker="03", corpus="emodb", utt_id="03a01Fa")
+    corpus = dataset.Corpus([u], {})
+    (copy,) = dataset.augmented(corpus, [u], ["telephone"], tmp_path, seed=3, progress=True)
+    assert (copy.utt_id, copy.speaker, copy.label) == ("03a01Fa|telephone", "03|telephone", "happiness")
+    y, _ = augment.apply("telephone", audio.load(WAV), augment.rng_for(u.utt_id, "telephone", 3), [])
+    np.testing.assert_array_equal(corpus.inputs[copy.utt_id], features.extract(y, 16000))
+    assert "telephone copies" in capsys.readouterr().err  # progress on stderr
+    (cached,) = list(tmp_path.rglob("*.npy"))
+    np.save(cached, np.zeros((2, features.DIM), np.float32))  # a second call reads the cache, not the audio
+    again = dataset.Corpus([u], {})
+    dataset.augmented(again, [u], ["telephone"], tmp_path, seed=3)
+    assert not again.inputs[copy.utt_id].any()

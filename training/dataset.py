@@ -120,7 +120,7 @@ def log(msg: str) -> None:
 
 
 def augmented(corpus: Corpus, train_utts: list[Utterance], kinds: list[str], cache_dir: Path,
-              seed: int = 0) -> list[Utterance]:
+              seed: int = 0, progress: bool = False) -> list[Utterance]:
     """One altered copy of every training utterance per kind, added to corpus.inputs.
 
     A copy is its own speaker ("SPK|kind") so that adaptive normalisation streams it apart from
@@ -128,11 +128,14 @@ def augmented(corpus: Corpus, train_utts: list[Utterance], kinds: list[str], cac
     """
     from dataclasses import replace
 
+    from tqdm import tqdm
+
     from training import augment
 
     out = []
     for kind in kinds:
-        for u in train_utts:
+        for u in tqdm(train_utts, desc=f"features ({kind} copies)", unit="file", disable=not progress,
+                      file=sys.stderr):
             others = []
             if kind == "babble":
                 pool = [o for o in train_utts if o.speaker != u.speaker]

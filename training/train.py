@@ -83,7 +83,8 @@ def main(argv=None) -> int:
     ncfg = adaptation.config_from_args(args)
     if ncfg.mode == "adaptive":
         ncfg = adaptation.prior(ncfg, [corpus.inputs[u.utt_id] for u in clean])
-    utts = clean + dataset.augmented(corpus, clean, augment.parse(args.augment), args.cache_dir, args.seed)
+    utts = clean + dataset.augmented(corpus, clean, augment.parse(args.augment), args.cache_dir, args.seed,
+                                     progress=not args.quiet)
     frames = adaptation.normalise_train(utts, corpus.inputs, ncfg, norm.mean, norm.std, args.seed)
     stats = dataset.TargetStats()
     train = dataset.samples(corpus, utts, "ctc", args.target, norm, stats, frames)
