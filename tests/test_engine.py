@@ -18,8 +18,9 @@ from realtime_ser.lstm import StreamingBiLstm
 CHUNK_MS, RIGHT_MS, ENDPOINT_MS = 100, 200, 100
 
 
-def write_model(path, wavs, seed=0):
-    """A model directory with small random weights (hidden 128) and real feature statistics."""
+def write_model(path, wavs, seed=0, null_bias=1.0):
+    """A model directory with small random weights (hidden 128) and real feature statistics.
+    A large null_bias makes a mute model: Null wins every frame, so no spike ever."""
     rng = np.random.default_rng(seed)
     hidden, dim = 128, features.DIM
     feats = np.concatenate([features.extract(load(w), 16000) for w in wavs])
@@ -34,7 +35,7 @@ def write_model(path, wavs, seed=0):
         w[f"lstm.bias_ih_l0{sfx}"] = np.zeros(4 * hidden)
         w[f"lstm.bias_hh_l0{sfx}"] = np.zeros(4 * hidden)
     w["out.weight"] = rng.normal(0, 3 / np.sqrt(2 * hidden), (5, 2 * hidden))
-    w["out.bias"] = np.array([1.0, 0, 0, 0, 0])  # Null favoured: Null runs, hence segments
+    w["out.bias"] = np.array([null_bias, 0, 0, 0, 0])  # Null favoured: Null runs, hence segments
     return model.save(path, cfg, w, "random test model\n")
 
 

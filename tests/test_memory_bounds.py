@@ -55,7 +55,11 @@ def check_buffers(s, engine, piece_frames):
     """Every per-stream buffer is small, whatever has been fed before this piece."""
     tr = s._native.tracker
     assert s._native.feature_history <= 4 * DELTA_LOOKAHEAD + 8, "feature history not trimmed"
-    assert len(s._arrivals) <= 20, f"{len(s._arrivals)} arrival times kept"
+    # arrivals are kept from the oldest frame an event may still name: the open segment's last
+    # active frame, at most max(endpoint, max segment) frames back; one arrival per piece
+    assert tr.num_frames - tr.oldest_open_frame <= max(engine.endpoint_frames, tr.max_frames)
+    held = s.duration * 100 - tr.oldest_open_frame
+    assert len(s._arrivals) <= held / piece_frames + 2, f"{len(s._arrivals)} arrivals kept over {held:.0f} frames"
     assert tr.num_queued == 0, f"{tr.num_queued} events kept by the tracker"
     assert tr.null_run < engine.endpoint_frames or tr.open_start is None
     assert tr.open_start is None or s.num_frames - tr.open_start <= tr.max_frames

@@ -47,8 +47,11 @@ def inputs(tmp_path_factory, emodb_wavs):
 
 
 @pytest.fixture(scope="module")
-def random_model(tmp_path_factory, emodb_wavs):
-    return str(write_model(tmp_path_factory.mktemp("model") / "m", emodb_wavs[:2]))
+def models(tmp_path_factory, emodb_wavs):
+    """--model arguments: the bundled default, a random model, and a mute one (never a spike)."""
+    d = tmp_path_factory.mktemp("model")
+    return {"bundled": [], "random": ["--model", str(write_model(d / "random", emodb_wavs[:2]))],
+            "mute": ["--model", str(write_model(d / "mute", emodb_wavs[:2], null_bias=100.0))]}
 
 
 @pytest.mark.parametrize("model,batch,options,segments", [
@@ -56,12 +59,13 @@ def random_model(tmp_path_factory, emodb_wavs):
     ("bundled", "32", ["--no-spikes"], "spikes"), ("random", "1", ["--endpoint-ms", "50"], "spikes"),
     ("random", "4", [], "spikes"), ("random", "32", ["--endpoint-ms", "2000"], "spikes"),
     ("bundled", "1", [], "speech"), ("bundled", "4", ["--max-segment-ms", "500"], "speech"),
-    ("bundled", "32", ["--no-spikes"], None), ("random", "3", [], "speech"), ("random", "32", [], None)])
-def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random_model, model, batch, options,
+    ("bundled", "32", ["--no-spikes"], None), ("random", "3", [], "speech"), ("random", "32", [], None),
+    ("mute", "4", [], None), ("mute", "1", ["--no-spikes"], "speech")])
+def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, models, model, batch, options,
                                                           segments):
     """Every event (spikes, segments, utterances, warnings, errors) in the same order; segments
     None: both defaults (speech regions)."""
-    extra = options + ([] if model == "bundled" else ["--model", random_model])
+    extra = options + models[model]
     extra += [] if segments is None else ["--segments", segments]
     code_s, streamed, _ = run_main(capsys, *inputs, "--chunk-ms", "10000", *extra)
     code_o, offline, err = run_main(capsys, *inputs, "--offline", "--batch-files", batch, *extra)
@@ -70,9 +74,9 @@ def test_offline_equals_streaming_with_a_whole_file_chunk(capsys, inputs, random
     kinds = [e["type"] for e in offline]
     assert kinds.count("utterance") == len(inputs) - 3 and kinds.count("error") == 3, offline
     assert kinds.count("segment") >= len(inputs) - 3
-    assert ("spike" in kinds) == ("--no-spikes" not in options)
-    if segments != "spikes" and model == "bundled":  # speech.wav has regions without a spike: the fallback
-        assert any(e.get("reason") == "no spike" for e in offline)
+    assert ("spike" in kinds) == ("--no-spikes" not in options and model != "mute")
+    if model == "mute":  # no spike anywhere: every speech segment takes the fallback
+        assert all(e.get("reason") == "no spike" for e in offline if e["type"] == "segment")
 
 
 def test_offline_differs_from_short_chunks_only_in_the_backward_context(capsys, emodb_wavs):
