@@ -3,7 +3,6 @@
 #include <pybind11/pybind11.h>
 
 #include <stdexcept>
-#include <vector>
 
 #include "ser/online_features.h"
 #include "python/numpy_util.h"
@@ -30,14 +29,13 @@ void PybindOnlineFeatures(py::module_& m) {
       .def("input_finished", &OnlineFeatures::InputFinished, py::call_guard<py::gil_scoped_release>())
       .def("pop_frames",
            [](OnlineFeatures& self) {
-             std::vector<float> buf;
-             int64_t n;
+             const int64_t n = self.NumFramesFinal();
+             py::array_t<float> out({n, static_cast<int64_t>(FeatureDim())});
+             float* p = out.mutable_data();
              {
                py::gil_scoped_release release;
-               n = self.PopFrames(&buf);
+               self.PopFrames(p, n);  // at most n: audio accepted meanwhile waits for the next pop
              }
-             py::array_t<float> out({n, static_cast<int64_t>(FeatureDim())});
-             std::copy(buf.begin(), buf.end(), out.mutable_data());
              return out;
            },
            "The frames that are final now, float32 (n, FEATURE_DIM).")

@@ -31,39 +31,48 @@ int64_t FinalFrames(int64_t num_samples) {
   return std::max<int64_t>(0, lld - kDeltaLookahead);
 }
 
+int64_t OnlineFeatures::NumFramesFinal() const {
+  const int64_t rows = static_cast<int64_t>(hist_.size()) / Features().base + lld_.NumFramesReady();
+  const int64_t total = hist_start_ + rows;
+  const int64_t stop = lld_.IsFinished() ? total : total - kDeltaLookahead;
+  return std::max<int64_t>(0, stop - emitted_);
+}
+
 int64_t OnlineFeatures::PopFrames(std::vector<float>* out) {
+  const int64_t n = NumFramesFinal();
+  const size_t old = out->size();
+  out->resize(old + static_cast<size_t>(n * Features().Dim()));
+  return PopFrames(out->data() + old, n);
+}
+
+int64_t OnlineFeatures::PopFrames(float* out, int64_t max_frames) {
   const FeatureLayout& f = Features();
   const int nb = f.base, dim = f.Dim();
+  const int64_t n = std::min(NumFramesFinal(), std::max<int64_t>(0, max_frames));
   const int64_t fresh = lld_.NumFramesReady();
   if (fresh) {
     const size_t old = hist_.size();
     hist_.resize(old + static_cast<size_t>(fresh * nb));
     lld_.PopFrames(hist_.data() + old, fresh);
   }
+  if (n == 0) return 0;
   const int64_t rows = static_cast<int64_t>(hist_.size()) / nb;
-  const int64_t total = hist_start_ + rows;
-  const int64_t stop = lld_.IsFinished() ? total : total - kDeltaLookahead;
-  const int64_t t0 = emitted_;
-  if (stop <= t0) return 0;
-  const int64_t n = stop - t0;
-  const size_t base_row = out->size();
-  out->resize(base_row + static_cast<size_t>(n * dim));
-  float* dst = out->data() + base_row;
+  const int64_t t0 = emitted_, stop = t0 + n;
   for (int64_t t = t0; t < stop; ++t)
-    std::memcpy(dst + (t - t0) * dim, hist_.data() + (t - hist_start_) * nb, sizeof(float) * nb);
+    std::memcpy(out + (t - t0) * dim, hist_.data() + (t - hist_start_) * nb, sizeof(float) * nb);
   DeltaBlockArgs a;
   a.hist = hist_.data();
   a.hist_rows = rows;
   a.hist_cols = nb;
   a.hist_start = hist_start_;
-  a.n_total = total;
+  a.n_total = hist_start_ + rows;
   a.t0 = t0;
   a.t1 = stop;
   a.d_cols = f.d_cols.data();
   a.num_d = static_cast<int64_t>(f.d_cols.size());
   a.dd_cols = f.dd_cols.data();
   a.num_dd = static_cast<int64_t>(f.dd_cols.size());
-  a.out = dst + nb;
+  a.out = out + nb;
   a.out_row_stride = dim;
   DeltaBlock(a);
   emitted_ = stop;

@@ -34,7 +34,11 @@ class OnlineFeatures {
   void AcceptWaveform(const float* samples, int64_t n) { lld_.AcceptWaveform(samples, n); }
   void InputFinished() { lld_.InputFinished(); }
   bool IsFinished() const { return lld_.IsFinished(); }
-  // Appends the frames that are final now (FeatureDim() floats each) to out; returns the count.
+  // Frames final now and not yet popped.
+  int64_t NumFramesFinal() const;
+  // Writes up to max_frames final frames (FeatureDim() floats each) to out; returns the count.
+  int64_t PopFrames(float* out, int64_t max_frames);
+  // Appends the final frames to out; returns their count.
   int64_t PopFrames(std::vector<float>* out);
   int64_t NumFramesEmitted() const { return emitted_; }
   // Base frames kept for the deltas (bounded: the lookahead plus what arrived since the last pop).
