@@ -186,6 +186,21 @@ def test_batched_streams_equal_single_streams(weights, chunk, right, backend):
         assert np.allclose(np.concatenate(g), a, atol=1e-5)
 
 
+def test_many_streams_in_one_step_equal_each_alone(weights):
+    """More streams than one block of the native step (32): the same bits as stepping each alone."""
+    rng = np.random.default_rng(2)
+    xs = [feats(int(t), seed=i) for i, t in enumerate(rng.integers(1, 40, size=75))]
+    lstm = StreamingBiLstm(weights, 10, 20, backend="native")
+    alone = []
+    for x in xs:
+        st = lstm.new_state()
+        alone.append(np.concatenate(lstm.step_batch([st], [x], [True])))
+    states = [lstm.new_state() for _ in xs]
+    together = lstm.step_batch(states, xs, [True] * len(xs))
+    for i, (got, want) in enumerate(zip(together, alone)):
+        np.testing.assert_array_equal(got, want, err_msg=f"stream {i}")
+
+
 # ---------------------------------------------------------------- (d) reset and errors
 
 def test_reset_and_finish_restart_the_stream(weights):

@@ -12,6 +12,7 @@ namespace {
 
 constexpr int64_t kMinStreamsPerThread = 4;  // smaller groups are not worth a thread
 constexpr int64_t kMinRowsPerThread = 32;
+constexpr size_t kStreamsPerBlock = 32;  // streams per batched step: ~3 MB of scratch
 
 std::vector<float> Packed(const std::vector<float>& w, int64_t rows, int64_t cols) {
   std::vector<float> out(static_cast<size_t>((cols + kStrip - 1) / kStrip * rows * kStrip));
@@ -100,10 +101,16 @@ void LcBlstm::Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
       throw std::invalid_argument("LcBlstm::Step: bad frames");
     in.logits->clear();
   }
-  Forward(inputs, pool);
-  std::vector<Window> windows;
-  for (size_t i = 0; i < inputs.size(); ++i) Windows(inputs[i], static_cast<int64_t>(i), &windows);
-  Backward(inputs, windows, pool);
+  // Streams are independent: blocks of them bound the scratch grids (and keep them in cache)
+  // without changing a bit of any stream's output.
+  for (size_t lo = 0; lo < inputs.size(); lo += kStreamsPerBlock) {
+    const size_t hi = std::min(inputs.size(), lo + kStreamsPerBlock);
+    std::vector<LcBlstmInput> block(inputs.begin() + lo, inputs.begin() + hi);
+    Forward(block, pool);
+    std::vector<Window> windows;
+    for (size_t i = 0; i < block.size(); ++i) Windows(block[i], static_cast<int64_t>(i), &windows);
+    Backward(block, windows, pool);
+  }
   for (auto& in : inputs)
     if (in.finish) ResetState(in.state);
 }

@@ -63,9 +63,9 @@ class LcBlstm {
 
   LcBlstmState NewState() const;
   void ResetState(LcBlstmState* st) const;
-  // Advances every input's stream: one input projection, one forward and one backward
-  // recurrence for all of them (split over the pool's threads by stream). Finished streams
-  // output all their remaining frames and start again from zero.
+  // Advances every input's stream: per block of up to 32 streams, one input projection, one
+  // forward and one backward recurrence (split over the pool's threads by stream). Finished
+  // streams output all their remaining frames and start again from zero.
   void Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const;
 
   const LcBlstmOptions& Options() const { return opts_; }
