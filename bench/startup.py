@@ -23,8 +23,9 @@ from bench import common, process
 import numpy as np  # noqa: E402
 
 SAMPLE = common.REPO_ROOT / "realtime_ser" / "samples" / "speech.wav"
-TARGET_STARTUP_S = 1.0
-TARGET_RSS_MB = 150.0
+TARGET_STARTUP_S = 0.15  # issue 10: spawn -> first event
+TARGET_RSS_MB = 50.0     # one stream
+TARGET_KB_PER_STREAM = 100.0
 
 PROBE_FIRST_EVENT = """
 import json, sys, time
@@ -70,6 +71,23 @@ print(json.dumps({"streams": n, "peak_rss_mb": hwm / 1024}))
 """
 
 
+PROBE_MEMORY = """
+import json, sys
+from bench import common
+from realtime_ser.engine import Engine, EngineConfig
+seconds = float(sys.argv[1])
+x = common.session_audio(seconds + 1, None)
+engine = Engine(EngineConfig())
+s = engine.create_stream("s")
+new = s._native.memory()
+for k in range(int(seconds * 10)):
+    s.accept_waveform(16000, x[1600 * k: 1600 * (k + 1)])
+    engine.decode([s])
+    s.events()
+print(json.dumps({"new": new, "streaming": s._native.memory()}))
+"""
+
+
 def _python(code: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], cwd=common.REPO_ROOT, capture_output=True,
                          text=True, check=True)
@@ -100,10 +118,12 @@ def long_file_rss(seconds: float) -> dict:
 
 def rss_per_stream(counts, seconds: float) -> dict:
     rows = [_python(PROBE_STREAMS, str(n), str(seconds)) for n in counts]
+    held = _python(PROBE_MEMORY, str(seconds))
     n = np.array([r["streams"] for r in rows], float)
     mb = np.array([r["peak_rss_mb"] for r in rows], float)
     slope = float(np.polyfit(n, mb, 1)[0]) if len(set(n)) > 1 else float("nan")
-    return {"seconds_per_stream": seconds, "rows": rows, "mb_per_stream": slope, "kb_per_stream": 1024 * slope}
+    return {"seconds_per_stream": seconds, "rows": rows, "mb_per_stream": slope, "kb_per_stream": 1024 * slope,
+            "held_bytes": held}
 
 
 def plot(out_dir: Path, data: dict) -> str:
@@ -125,6 +145,8 @@ def report(data: dict) -> str:
     rss = c["peak_rss_mb"]
     r_verdict = "meets" if rss <= TARGET_RSS_MB else f"MISSES by {rss - TARGET_RSS_MB:.0f} MB"
     lf, st = data["long_file"], data["streams"]
+    kb, held = st["kb_per_stream"], st["held_bytes"]
+    k_verdict = "meets" if kb <= TARGET_KB_PER_STREAM else f"MISSES by {kb - TARGET_KB_PER_STREAM:.0f} kB"
     return "\n".join([
         "## Cold start and memory",
         "",
@@ -144,10 +166,17 @@ def report(data: dict) -> str:
             ["RSS growth per extra stream", f"{st['kb_per_stream']:.0f} kB"],
         ]),
         "",
-        f"- Start-up target ≤ {TARGET_STARTUP_S:.0f} s: {s_verdict} ({first:.2f} s).",
-        f"- RSS target ≤ {TARGET_RSS_MB:.0f} MB: {r_verdict} ({rss:.0f} MB).",
+        f"- Start-up target ≤ {TARGET_STARTUP_S:.2f} s: {s_verdict} ({first:.3f} s).",
+        f"- RSS target ≤ {TARGET_RSS_MB:.0f} MB for one stream: {r_verdict} ({rss:.0f} MB).",
+        f"- RSS per extra stream target ≤ {TARGET_KB_PER_STREAM:.0f} kB: {k_verdict} ({kb:.0f} kB).",
         "",
         common.md_table(["streams", "peak RSS MB"], [[r["streams"], r["peak_rss_mb"]] for r in st["rows"]]),
+        "",
+        f"What one native stream holds (`OnlineStream.memory()`: sizeof plus heap capacity), new and after "
+        f"{st['seconds_per_stream']:.0f} s of 100 ms chunks:",
+        "",
+        common.md_table(["owner", "new kB", "streaming kB"],
+                        [[k, f"{held['new'][k] / 1024:.1f}", f"{held['streaming'][k] / 1024:.1f}"] for k in held["new"]]),
     ])
 
 
@@ -160,7 +189,7 @@ def run(quick: bool, out_dir: Path, runs: int | None = None) -> dict:
     print("startup: RSS per stream", file=sys.stderr)
     counts = (0, 2) if quick else (0, 1, 10, 50, 100, 200)
     data["streams"] = rss_per_stream(counts, 1.0 if quick else 3.0)
-    data["targets"] = {"startup_s": TARGET_STARTUP_S, "rss_mb": TARGET_RSS_MB}
+    data["targets"] = {"startup_s": TARGET_STARTUP_S, "rss_mb": TARGET_RSS_MB, "kb_per_stream": TARGET_KB_PER_STREAM}
     data["plots"] = [plot(out_dir, data)]
     data["markdown"] = report(data)
     common.write_outputs(out_dir, "startup", data, data["markdown"])

@@ -118,3 +118,31 @@ def test_segments_close_at_their_maximum_length():
         check_buffers(s, engine, piece // 160)
     assert lengths and max(lengths) <= 5.0 + 1e-6
     assert sum(1 for x in lengths if x >= 4.9) >= 8, lengths
+
+
+def test_memory_accounting_follows_the_buffers():
+    """OnlineStream.memory() counts what the stream holds: it adds up, it sees the BiLSTM's
+    pending rows grow for one big piece and shrink back, and it is steady in steady streaming."""
+    engine = Engine(EngineConfig())
+    s = engine.create_stream("accounted")
+    hidden = engine.model.out_w.shape[1] // 2  # out_w: (classes, 2H)
+    row_bytes = 5 * hidden * 4  # forward output (H) and backward input gates (4H), float32
+    rng = np.random.default_rng(1)
+
+    def feed(seconds, piece_s):
+        piece = int(piece_s * RATE)
+        for _ in range(int(round(seconds / piece_s))):
+            s.accept_waveform(RATE, speech_like(rng, piece, 0))
+            engine.decode([s])
+            s.events()
+        return s._native.memory()
+
+    new = s._native.memory()
+    assert new["total"] == sum(v for k, v in new.items() if k != "total")
+    big = feed(30.0, 30.0)
+    assert big["lstm"] >= s._native.lstm_capacity * row_bytes >= 3000 * row_bytes
+    steady = feed(5.0, 0.1)
+    assert steady["lstm"] < big["lstm"] / 20, "pending rows not released"
+    later = feed(20.0, 0.1)
+    assert later["total"] <= steady["total"] + 4096, (steady, later)
+    assert later["lstm"] >= s._native.lstm_capacity * row_bytes

@@ -54,6 +54,19 @@ void PybindOnlineStream(py::module_& m) {
       .def_property_readonly("is_done", &OnlineStream::IsDone)
       .def_property_readonly("finishing", &OnlineStream::Finishing)
       .def_property_readonly("num_samples", &OnlineStream::NumSamples)
+      .def("memory",
+           [](const OnlineStream& s) {
+             const StreamMemory m = s.Memory();
+             py::dict d;
+             d["features"] = m.features;
+             d["normalizer"] = m.normalizer;
+             d["lstm"] = m.lstm;
+             d["tracker"] = m.tracker;
+             d["other"] = m.other;
+             d["total"] = m.Total();
+             return d;
+           },
+           "Bytes this stream holds, by owner (sizeof plus heap capacity).")
       .def_property_readonly("tracker", py::overload_cast<>(&OnlineStream::Tracker),
                              py::return_value_policy::reference_internal, "The stream's SegmentTracker.")
       .def_property_readonly("posteriors", &Posteriors, "Frame posteriors of the last decode (keep_posteriors).")

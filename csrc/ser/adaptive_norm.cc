@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "ser/memory.h"
+
 namespace ser {
 
 AdaptiveNorm::AdaptiveNorm(const AdaptiveNormOptions& opts, std::vector<float> mean, std::vector<float> var,
@@ -63,6 +65,10 @@ void AdaptiveNorm::Process(const float* x, int64_t n, float* out) {
     if (opts_.gate_column < 0 || row[opts_.gate_column] > opts_.gate_threshold) Update(row);
     for (size_t j = 0; j < d; ++j) dst[j] = (row[j] - shift_[j]) * scale_[j];
   }
+}
+
+int64_t AdaptiveNorm::HeapBytes() const {
+  return ser::HeapBytes(prior_mean_, prior_var_, adapt_, mean_, var_, shift_, scale_);
 }
 
 }  // namespace ser

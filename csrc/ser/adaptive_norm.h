@@ -43,6 +43,8 @@ class AdaptiveNorm {
   const std::vector<double>& Var() const { return var_; }
   const AdaptiveNormOptions& Options() const { return opts_; }
 
+  int64_t HeapBytes() const;  // beyond sizeof
+
  private:
   void Update(const float* x);
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "ser/dsp.h"
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -110,6 +111,10 @@ void RealFft::Forward(const float* in, std::complex<float>* out) {
 void RealFft::Power(const float* in, int in_len, float* power) {
   Transform(Input(in, in_len));
   for (int k = 0; k <= half_; ++k) power[k] = out_re_[k] * out_re_[k] + out_im_[k] * out_im_[k];
+}
+
+int64_t RealFft::HeapBytes() const {
+  return ser::HeapBytes(bitrev_, twr_, twi_, post_re_, post_im_, re_, im_, out_re_, out_im_, padded_);
 }
 
 }  // namespace ser

@@ -3,6 +3,7 @@
 #define SER_FFT_H_
 
 #include <complex>
+#include <cstdint>
 #include <vector>
 
 namespace ser {
@@ -15,6 +16,8 @@ class RealFft {
   void Forward(const float* in, std::complex<float>* out);
   // Power spectrum |X[k]|^2, k = 0..n/2. in may be shorter than n (zero padded).
   void Power(const float* in, int in_len, float* power);
+
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   void Transform(const float* in);               // fills out_re_/out_im_

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "ser/memory.h"
+
 namespace ser {
 
 namespace {
@@ -306,5 +308,7 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
     in.state->frames_out += win.chunk;
   }
 }
+
+int64_t LcBlstmState::HeapBytes() const { return ser::HeapBytes(h, c, fwd, gates); }
 
 }  // namespace ser

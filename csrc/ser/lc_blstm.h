@@ -45,6 +45,7 @@ struct LcBlstmState {
   int64_t Pending() const { return frames_in - frames_out; }
   // Buffered rows, the consumed ones included (memory bound checks).
   int64_t Capacity() const;
+  int64_t HeapBytes() const;  // beyond sizeof
 };
 
 // One stream's part of a step: new normalised frames (n rows of D) and whether input ended.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ser/dsp.h"
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -126,5 +127,7 @@ SER_MULTIVERSION void LpcAnalysis::Lsp(const double* a8, float* lsp) const {
   std::sort(roots, roots + p);
   for (int i = 0; i < p; ++i) lsp[i] = static_cast<float>(roots[i]);
 }
+
+int64_t LpcAnalysis::HeapBytes() const { return ser::HeapBytes(lsp_x_, x_); }
 
 }  // namespace ser

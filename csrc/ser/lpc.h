@@ -3,6 +3,7 @@
 #ifndef SER_LPC_H_
 #define SER_LPC_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "ser/frame.h"
@@ -21,6 +22,8 @@ class LpcAnalysis {
   // Line spectral frequencies (rad in (0, pi), ascending) of the order-kLspOrder predictor a8;
   // evenly spaced if it is degenerate.
   void Lsp(const double* a8, float* lsp) const;
+
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   static constexpr int kLspGrid = 128;  // LSP root search grid over [0, pi]

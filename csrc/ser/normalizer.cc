@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ser/memory.h"
+
 namespace ser {
 
 Normalizer::Normalizer(const NormalizerOptions& opts) : shift_(opts.mean), scale_(opts.std.size()) {
@@ -35,6 +37,11 @@ void Normalizer::Process(const float* x, int64_t n, float* out) {
 
 void Normalizer::Reset() {
   if (adaptive_) adaptive_->Reset();
+}
+
+int64_t Normalizer::HeapBytes() const {
+  const int64_t own = ser::HeapBytes(shift_, scale_);
+  return adaptive_ ? own + static_cast<int64_t>(sizeof(AdaptiveNorm)) + adaptive_->HeapBytes() : own;
 }
 
 }  // namespace ser

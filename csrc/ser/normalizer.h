@@ -37,6 +37,8 @@ class Normalizer {
   bool IsAdaptive() const { return adaptive_ != nullptr; }
   int64_t SpeechFrames() const { return adaptive_ ? adaptive_->SpeechFrames() : 0; }
 
+  int64_t HeapBytes() const;  // beyond sizeof
+
  private:
   std::vector<float> shift_, scale_;  // global statistics: scale = 1 / std
   std::unique_ptr<AdaptiveNorm> adaptive_;

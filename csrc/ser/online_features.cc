@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "ser/delta.h"
+#include "ser/memory.h"
 
 namespace ser {
 
@@ -94,5 +95,7 @@ void OnlineFeatures::Reset() {
   hist_.clear();
   hist_start_ = emitted_ = 0;
 }
+
+int64_t OnlineFeatures::HeapBytes() const { return lld_.HeapBytes() + ser::HeapBytes(hist_); }
 
 }  // namespace ser

@@ -45,6 +45,8 @@ class OnlineFeatures {
   int64_t HistoryFrames() const { return static_cast<int64_t>(hist_.size()) / Features().base; }
   void Reset();
 
+  int64_t HeapBytes() const;  // beyond sizeof
+
  private:
   void Trim();
 

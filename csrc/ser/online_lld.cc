@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ser/dsp.h"
+#include "ser/memory.h"
 
 namespace ser {
 
@@ -123,6 +124,10 @@ void OnlineLld::DropConsumedSamples() {
   if (drop <= 0 || drop < static_cast<int64_t>(samples_.size()) / 2) return;  // amortise the move
   samples_.erase(samples_.begin(), samples_.begin() + drop);
   samples_offset_ = keep_from;
+}
+
+int64_t OnlineLld::HeapBytes() const {
+  return ser::HeapBytes(samples_, ready_, pitch_, windowed_, power_) + fft_.HeapBytes() + voicing_.HeapBytes();
 }
 
 }  // namespace ser

@@ -44,6 +44,7 @@ class OnlineLld {
   int64_t NumSamplesAccepted() const { return num_samples_; }
 
   void Reset();
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   void ComputeReadyFrames();

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "ser/memory.h"
+
 namespace ser {
 
 OnlineStream::OnlineStream(const OnlineRecognizer& owner, const Normalizer& norm)
@@ -10,6 +12,17 @@ OnlineStream::OnlineStream(const OnlineRecognizer& owner, const Normalizer& norm
       detector_(owner.Options().speech),
       lstm_(owner.Lstm().NewState()),
       tracker_(owner.Options().tracker) {}
+
+StreamMemory OnlineStream::Memory() const {
+  StreamMemory m;
+  m.features = static_cast<int64_t>(sizeof features_) + features_.HeapBytes();
+  m.normalizer = static_cast<int64_t>(sizeof norm_) + norm_.HeapBytes();
+  m.lstm = static_cast<int64_t>(sizeof lstm_) + lstm_.HeapBytes();
+  m.tracker = static_cast<int64_t>(sizeof tracker_) + tracker_.HeapBytes();
+  const size_t counted = sizeof features_ + sizeof norm_ + sizeof lstm_ + sizeof tracker_;
+  m.other = static_cast<int64_t>(sizeof *this - counted) + HeapBytes(samples_, frames_, speech_, logits_, post_);
+  return m;
+}
 
 void OnlineStream::AcceptWaveform(const float* samples, int64_t n) {
   if (finished_) throw std::invalid_argument("accept_waveform() after input_finished()");

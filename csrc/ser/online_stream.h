@@ -34,6 +34,16 @@ struct OnlineRecognizerOptions {
 
 class OnlineRecognizer;
 
+// Bytes a stream holds, by owner (sizeof plus heap capacity; allocator overhead not counted).
+struct StreamMemory {
+  int64_t features = 0;    // OnlineFeatures: descriptor state, sample and delta buffers
+  int64_t normalizer = 0;  // statistics in use (and the adaptation's running estimate)
+  int64_t lstm = 0;        // LC-BLSTM (h, c) and its pending rows
+  int64_t tracker = 0;     // segment tracker and queued events
+  int64_t other = 0;       // the speech detector, queued samples, frames, flags, logits, posteriors
+  int64_t Total() const { return features + normalizer + lstm + tracker + other; }
+};
+
 class OnlineStream {
  public:
   // Samples at kSampleRate in [-1, 1]; queued, and analysed by the next DecodeStreams.
@@ -62,6 +72,7 @@ class OnlineStream {
   const std::vector<float>& LastFrames() const { return frames_; }
   // True if the last decode saw the end of input (the final events are queued).
   bool Finishing() const { return finishing_; }
+  StreamMemory Memory() const;
 
  private:
   friend class OnlineRecognizer;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -206,5 +207,7 @@ void PitchAnalysis::JitterShimmer(const PitchEstimate& pitch, float* jitter, flo
   prev_period_ = np > 0 ? per[np - 1] : period;
   prev_amp_ = amp[n - 1];
 }
+
+int64_t PitchAnalysis::HeapBytes() const { return ser::HeapBytes(pw_, dec_); }
 
 }  // namespace ser

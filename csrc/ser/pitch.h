@@ -3,6 +3,7 @@
 #ifndef SER_PITCH_H_
 #define SER_PITCH_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "ser/frame.h"
@@ -25,6 +26,8 @@ class PitchAnalysis {
   // is pitch. Causal state: the previous voiced frame's last period fills in short windows.
   void JitterShimmer(const PitchEstimate& pitch, float* jitter, float* ddp, float* shimmer);
   void Reset();
+
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   static constexpr int kDecim = 4;  // the search runs at 4 kHz first

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ser/memory.h"
+
 namespace ser {
 
 namespace {
@@ -175,6 +177,12 @@ std::vector<SegmentEvent> SegmentTracker::PopSegments() {
   std::vector<SegmentEvent> out;
   out.swap(segments_);
   return out;
+}
+
+int64_t SegmentTracker::HeapBytes() const {
+  int64_t n = ser::HeapBytes(total_.counts, total_.post_sum, seg_sum_all_, seg_.counts, seg_.post_sum, spikes_, segments_);
+  for (const SegmentEvent& e : segments_) n += ser::HeapBytes(e.stats.counts, e.stats.post_sum);
+  return n;
 }
 
 }  // namespace ser

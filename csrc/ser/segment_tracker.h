@@ -82,6 +82,8 @@ class SegmentTracker {
   std::vector<SegmentEvent> PopSegments();
   size_t NumQueued() const { return spikes_.size() + segments_.size(); }
 
+  int64_t HeapBytes() const;  // beyond sizeof, queued events included
+
  private:
   void AcceptFrame(const float* row, bool speech);
   void Active(const float* row, int k, int64_t t);

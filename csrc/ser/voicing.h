@@ -4,6 +4,7 @@
 #ifndef SER_VOICING_H_
 #define SER_VOICING_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "ser/descriptor.h"
@@ -27,6 +28,8 @@ class VoicingDescriptors {
   // Writes Dim() finite values. Keeps state across frames (previous periods for jitter/shimmer).
   void Compute(const FrameData& frame, float* out);
   void Reset();
+
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   LpcAnalysis lpc_;
