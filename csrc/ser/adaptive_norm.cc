@@ -11,36 +11,33 @@ namespace ser {
 
 AdaptiveNorm::AdaptiveNorm(const AdaptiveNormOptions& opts, std::vector<float> mean, std::vector<float> var,
                            std::vector<uint8_t> adapt)
-    : opts_(opts) {
-  const size_t d = mean.size();
-  if (d == 0 || var.size() != d || adapt.size() != d)
+    : opts_(opts), prior_mean_(std::move(mean)), prior_var_(std::move(var)), adapt_(std::move(adapt)) {
+  const size_t d = prior_mean_.size();
+  if (d == 0 || prior_var_.size() != d || adapt_.size() != d)
     throw std::invalid_argument("AdaptiveNorm: mean, var and adapt must have the same non-zero length");
   for (size_t j = 0; j < d; ++j)
-    if (!std::isfinite(mean[j]) || !std::isfinite(var[j]) || var[j] <= 0.0f)
+    if (!std::isfinite(prior_mean_[j]) || !std::isfinite(prior_var_[j]) || prior_var_[j] <= 0.0f)
       throw std::invalid_argument("AdaptiveNorm: prior means must be finite and variances positive");
   if (opts_.gate_column >= static_cast<int>(d) || opts_.gate_column < -1)
     throw std::invalid_argument("AdaptiveNorm: gate_column out of range");
   if (!(opts_.tau_frames >= 1.0f) || !(opts_.prior_frames >= 0.0f) || !(opts_.weight >= 0.0f) ||
       !(opts_.weight <= 1.0f))
     throw std::invalid_argument("AdaptiveNorm: need tau_frames >= 1, prior_frames >= 0, 0 <= weight <= 1");
-  prior_ = std::make_shared<const Prior>(Prior{std::move(mean), std::move(var), std::move(adapt)});
   Reset();
 }
 
 void AdaptiveNorm::Reset() {
-  const Prior& p = *prior_;
-  const size_t d = p.mean.size();
-  mean_.assign(p.mean.begin(), p.mean.end());
-  var_.assign(p.var.begin(), p.var.end());
-  shift_ = p.mean;
+  const size_t d = prior_mean_.size();
+  mean_.assign(prior_mean_.begin(), prior_mean_.end());
+  var_.assign(prior_var_.begin(), prior_var_.end());
+  shift_ = prior_mean_;
   scale_.resize(d);
-  for (size_t j = 0; j < d; ++j) scale_[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p.var[j])));
+  for (size_t j = 0; j < d; ++j) scale_[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(prior_var_[j])));
   speech_frames_ = 0;
 }
 
 void AdaptiveNorm::Update(const float* x) {
-  const Prior& p = *prior_;
-  const size_t d = p.mean.size();
+  const size_t d = prior_mean_.size();
   for (size_t j = 0; j < d; ++j)
     if (!std::isfinite(x[j])) return;  // never let one bad frame poison the statistics
   ++speech_frames_;
@@ -48,20 +45,20 @@ void AdaptiveNorm::Update(const float* x) {
                             1.0 / opts_.tau_frames);
   const double w = opts_.weight;
   for (size_t j = 0; j < d; ++j) {
-    if (!p.adapt[j]) continue;
+    if (!adapt_[j]) continue;
     mean_[j] += a * (x[j] - mean_[j]);
     const double e = x[j] - mean_[j];
     var_[j] += a * (e * e - var_[j]);
-    shift_[j] = static_cast<float>(p.mean[j] + w * (mean_[j] - p.mean[j]));
+    shift_[j] = static_cast<float>(prior_mean_[j] + w * (mean_[j] - prior_mean_[j]));
     if (opts_.adapt_scale) {
-      const double v = std::max(p.var[j] + w * (var_[j] - p.var[j]), 1e-6 * p.var[j]);
+      const double v = std::max(prior_var_[j] + w * (var_[j] - prior_var_[j]), 1e-6 * prior_var_[j]);
       scale_[j] = static_cast<float>(1.0 / std::sqrt(v));
     }
   }
 }
 
 void AdaptiveNorm::Process(const float* x, int64_t n, float* out) {
-  const size_t d = shift_.size();
+  const size_t d = prior_mean_.size();
   for (int64_t t = 0; t < n; ++t) {
     const float* row = x + t * static_cast<int64_t>(d);
     float* dst = out + t * static_cast<int64_t>(d);
@@ -71,7 +68,7 @@ void AdaptiveNorm::Process(const float* x, int64_t n, float* out) {
 }
 
 int64_t AdaptiveNorm::HeapBytes() const {
-  return ser::HeapBytes(mean_, var_, shift_, scale_);  // the prior is shared
+  return ser::HeapBytes(prior_mean_, prior_var_, adapt_, mean_, var_, shift_, scale_);
 }
 
 }  // namespace ser

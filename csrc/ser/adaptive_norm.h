@@ -13,7 +13,6 @@
 #define SER_ADAPTIVE_NORM_H_
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace ser {
@@ -38,7 +37,7 @@ class AdaptiveNorm {
   // Back to the prior (a new speaker).
   void Reset();
 
-  int Dim() const { return static_cast<int>(shift_.size()); }
+  int Dim() const { return static_cast<int>(prior_mean_.size()); }
   int64_t SpeechFrames() const { return speech_frames_; }
   const std::vector<double>& Mean() const { return mean_; }
   const std::vector<double>& Var() const { return var_; }
@@ -47,14 +46,11 @@ class AdaptiveNorm {
   int64_t HeapBytes() const;  // beyond sizeof
 
  private:
-  struct Prior {
-    std::vector<float> mean, var;
-    std::vector<uint8_t> adapt;
-  };
   void Update(const float* x);
 
   AdaptiveNormOptions opts_;
-  std::shared_ptr<const Prior> prior_;  // read-only: copies of a stream's normaliser share it
+  std::vector<float> prior_mean_, prior_var_;
+  std::vector<uint8_t> adapt_;
   std::vector<double> mean_, var_;
   std::vector<float> shift_, scale_;  // statistics in use: y = (x - shift) * scale
   int64_t speech_frames_ = 0;

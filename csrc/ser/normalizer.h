@@ -33,17 +33,14 @@ class Normalizer {
   void Process(const float* x, int64_t n, float* out);
   // Back to the prior (a new speaker); no-op for global statistics.
   void Reset();
-  int Dim() const { return static_cast<int>(global_->shift.size()); }
+  int Dim() const { return static_cast<int>(shift_.size()); }
   bool IsAdaptive() const { return adaptive_ != nullptr; }
   int64_t SpeechFrames() const { return adaptive_ ? adaptive_->SpeechFrames() : 0; }
 
   int64_t HeapBytes() const;  // beyond sizeof
 
  private:
-  struct Global {
-    std::vector<float> shift, scale;  // scale = 1 / std
-  };
-  std::shared_ptr<const Global> global_;  // read-only, shared by the copies (one per stream)
+  std::vector<float> shift_, scale_;  // global statistics: scale = 1 / std
   std::unique_ptr<AdaptiveNorm> adaptive_;
 };
 
