@@ -1,79 +1,43 @@
 #include "ser/fft.h"
 
-#include <algorithm>
 #include <cmath>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <stdexcept>
 
 #include "ser/dsp.h"
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
 
-struct RealFft::Work {
-  std::vector<float> re, im, out_re, out_im, padded;
-};
-
-namespace {
-
-// The calling thread's work arrays, grown to the largest size it has run; every call
-// overwrites what it reads.
-RealFft::Work& ThreadWork(int n) {
-  thread_local RealFft::Work w;
-  if (static_cast<int>(w.padded.size()) < n) {
-    w.re.resize(n / 2);
-    w.im.resize(n / 2);
-    w.out_re.resize(n / 2 + 1);
-    w.out_im.resize(n / 2 + 1);
-    w.padded.resize(n);
-  }
-  return w;
-}
-
-RealFft::Tables BuildTables(int n) {
-  const int half = n / 2;
-  RealFft::Tables t;
-  int bits = 0;
-  while ((1 << bits) < half) ++bits;
-  t.bitrev.resize(half);
-  for (int i = 0; i < half; ++i) {
-    int r = 0;
-    for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
-    t.bitrev[i] = r;
-  }
-  // Stage twiddles laid out contiguously: stage with half-length h starts at h-1.
-  t.twr.assign(half, 0.0f);
-  t.twi.assign(half, 0.0f);
-  for (int h = 1; h < half; h <<= 1)
-    for (int k = 0; k < h; ++k) {
-      t.twr[h - 1 + k] = static_cast<float>(std::cos(-kPi * k / h));
-      t.twi[h - 1 + k] = static_cast<float>(std::sin(-kPi * k / h));
-    }
-  t.post_re.resize(half);
-  t.post_im.resize(half);
-  for (int k = 0; k < half; ++k) {
-    t.post_re[k] = static_cast<float>(std::cos(-2.0 * kPi * k / n));
-    t.post_im[k] = static_cast<float>(std::sin(-2.0 * kPi * k / n));
-  }
-  return t;
-}
-
-}  // namespace
-
-const RealFft::Tables& RealFft::SharedTables(int n) {
-  static std::mutex mu;
-  static std::map<int, std::unique_ptr<Tables>> by_size;
-  std::lock_guard<std::mutex> lock(mu);
-  std::unique_ptr<Tables>& t = by_size[n];
-  if (!t) t = std::make_unique<Tables>(BuildTables(n));
-  return *t;
-}
-
 RealFft::RealFft(int n) : n_(n), half_(n / 2) {
   if (n < 4 || (n & (n - 1)) != 0) throw std::invalid_argument("RealFft: n must be a power of two >= 4");
-  t_ = &SharedTables(n);
+  int bits = 0;
+  while ((1 << bits) < half_) ++bits;
+  bitrev_.resize(half_);
+  for (int i = 0; i < half_; ++i) {
+    int r = 0;
+    for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+    bitrev_[i] = r;
+  }
+  // Stage twiddles laid out contiguously: stage with half-length h starts at h-1.
+  twr_.assign(half_, 0.0f);
+  twi_.assign(half_, 0.0f);
+  for (int h = 1; h < half_; h <<= 1)
+    for (int k = 0; k < h; ++k) {
+      twr_[h - 1 + k] = static_cast<float>(std::cos(-kPi * k / h));
+      twi_[h - 1 + k] = static_cast<float>(std::sin(-kPi * k / h));
+    }
+  re_.resize(half_);
+  im_.resize(half_);
+  post_re_.resize(half_);
+  post_im_.resize(half_);
+  for (int k = 0; k < half_; ++k) {
+    post_re_[k] = static_cast<float>(std::cos(-2.0 * kPi * k / n_));
+    post_im_[k] = static_cast<float>(std::sin(-2.0 * kPi * k / n_));
+  }
+  padded_.assign(n_, 0.0f);
+  out_re_.resize(half_ + 1);
+  out_im_.resize(half_ + 1);
 }
 
 SER_MULTIVERSION void RealFft::Butterflies(float* re, float* im) const {
@@ -86,8 +50,8 @@ SER_MULTIVERSION void RealFft::Butterflies(float* re, float* im) const {
   }
   for (int len = 4; len <= half_; len <<= 1) {
     const int h = len / 2;
-    const float* wr = t_->twr.data() + (h - 1);
-    const float* wi = t_->twi.data() + (h - 1);
+    const float* wr = twr_.data() + (h - 1);
+    const float* wi = twi_.data() + (h - 1);
     for (int start = 0; start < half_; start += len) {
       float* __restrict lr = re + start;
       float* __restrict li = im + start;
@@ -106,52 +70,51 @@ SER_MULTIVERSION void RealFft::Butterflies(float* re, float* im) const {
   }
 }
 
-SER_MULTIVERSION void RealFft::Transform(const float* in, Work& w) const {
+SER_MULTIVERSION void RealFft::Transform(const float* in) {
   // Even/odd samples packed as one complex sequence of half the length, in bit-reversed order.
-  float* re = w.re.data();
-  float* im = w.im.data();
-  float* out_re = w.out_re.data();
-  float* out_im = w.out_im.data();
-  const int* bitrev = t_->bitrev.data();
+  float* re = re_.data();
+  float* im = im_.data();
   for (int i = 0; i < half_; ++i) {
-    const int j = bitrev[i];
+    const int j = bitrev_[i];
     re[i] = in[2 * j];
     im[i] = in[2 * j + 1];
   }
   Butterflies(re, im);
   // Split the half-length transform into the real signal's spectrum.
-  out_re[0] = re[0] + im[0];
-  out_im[0] = 0.0f;
-  out_re[half_] = re[0] - im[0];
-  out_im[half_] = 0.0f;
-  const float* post_re = t_->post_re.data();
-  const float* post_im = t_->post_im.data();
+  out_re_[0] = re[0] + im[0];
+  out_im_[0] = 0.0f;
+  out_re_[half_] = re[0] - im[0];
+  out_im_[half_] = 0.0f;
   for (int k = 1; k < half_; ++k) {
     const float ar = re[k], ai = im[k];
     const float br = re[half_ - k], bi = -im[half_ - k];
     const float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
     const float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);
-    const float wr = post_re[k], wi = post_im[k];
-    out_re[k] = er + orr * wr - oi * wi;
-    out_im[k] = ei + orr * wi + oi * wr;
+    const float wr = post_re_[k], wi = post_im_[k];
+    out_re_[k] = er + orr * wr - oi * wi;
+    out_im_[k] = ei + orr * wi + oi * wr;
   }
+}
+
+const float* RealFft::Input(const float* in, int in_len) {
+  if (in_len >= n_) return in;
+  for (int i = 0; i < in_len; ++i) padded_[i] = in[i];
+  for (int i = in_len; i < n_; ++i) padded_[i] = 0.0f;
+  return padded_.data();
 }
 
 void RealFft::Forward(const float* in, std::complex<float>* out) {
-  Work& w = ThreadWork(n_);
-  Transform(in, w);
-  for (int k = 0; k <= half_; ++k) out[k] = {w.out_re[k], w.out_im[k]};
+  Transform(in);
+  for (int k = 0; k <= half_; ++k) out[k] = {out_re_[k], out_im_[k]};
 }
 
 void RealFft::Power(const float* in, int in_len, float* power) {
-  Work& w = ThreadWork(n_);
-  if (in_len < n_) {  // zero padded
-    std::copy(in, in + in_len, w.padded.begin());
-    std::fill(w.padded.begin() + in_len, w.padded.begin() + n_, 0.0f);
-    in = w.padded.data();
-  }
-  Transform(in, w);
-  for (int k = 0; k <= half_; ++k) power[k] = w.out_re[k] * w.out_re[k] + w.out_im[k] * w.out_im[k];
+  Transform(Input(in, in_len));
+  for (int k = 0; k <= half_; ++k) power[k] = out_re_[k] * out_re_[k] + out_im_[k] * out_im_[k];
+}
+
+int64_t RealFft::HeapBytes() const {
+  return ser::HeapBytes(bitrev_, twr_, twi_, post_re_, post_im_, re_, im_, out_re_, out_im_, padded_);
 }
 
 }  // namespace ser

@@ -1,6 +1,4 @@
-// Real FFT of a fixed power-of-two size. The twiddle tables are built once per size and shared
-// by every instance; the work arrays belong to the calling thread. An instance holds no
-// per-call state, so a stream's RealFft costs a pointer.
+// Real FFT of a fixed power-of-two size, no allocation after construction.
 #ifndef SER_FFT_H_
 #define SER_FFT_H_
 
@@ -19,21 +17,19 @@ class RealFft {
   // Power spectrum |X[k]|^2, k = 0..n/2. in may be shorter than n (zero padded).
   void Power(const float* in, int in_len, float* power);
 
-  struct Tables {
-    std::vector<int> bitrev;
-    std::vector<float> twr, twi;          // stage twiddles; stage of half-length h starts at h-1
-    std::vector<float> post_re, post_im;  // real-split factors
-  };
-  struct Work;  // the calling thread's arrays (fft.cc)
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
-  static const Tables& SharedTables(int n);
-  void Transform(const float* in, Work& w) const;  // fills w.out_re, w.out_im
-  void Butterflies(float* re, float* im) const;    // radix-2 stages, in place
+  void Transform(const float* in);               // fills out_re_/out_im_
+  void Butterflies(float* re, float* im) const;  // radix-2 stages, in place
+  const float* Input(const float* in, int in_len);
 
   int n_;
   int half_;
-  const Tables* t_;  // SharedTables(n_)
+  std::vector<int> bitrev_;
+  std::vector<float> twr_, twi_;          // stage twiddles; stage of half-length h starts at h-1
+  std::vector<float> post_re_, post_im_;  // real-split factors
+  std::vector<float> re_, im_, out_re_, out_im_, padded_;
 };
 
 }  // namespace ser

@@ -39,35 +39,27 @@ int64_t Groups(ThreadPool* pool, int64_t items, int64_t min_per_group) {
   return std::max<int64_t>(1, std::min<int64_t>(pool->NumThreads(), items / min_per_group));
 }
 
-// Rows a stream keeps between steps: [from, from + old) of buf (the pending rows that stay), then
-// fresh rows taken from the step's grid (fresh_rows of width, row stride fresh_stride). The kept
-// rows go to row 0. buf is at least min_rows rows, bigger only while a big input is pending
-// (geometric growth), and shrinks once it has gone: bounded memory.
-void KeepRows(std::vector<float>& buf, int64_t width, int64_t from, int64_t old, const float* fresh,
-              int64_t fresh_rows, int64_t fresh_stride, int64_t min_rows) {
-  const int64_t rows = static_cast<int64_t>(buf.size()) / width, keep = old + fresh_rows;
-  const bool oversized = rows > 8 * std::max(keep, min_rows);
-  if (keep > rows || oversized) {
-    std::vector<float> next(static_cast<size_t>((keep <= min_rows ? min_rows : 2 * keep) * width));
-    std::copy(buf.begin() + from * width, buf.begin() + (from + old) * width, next.begin());
-    buf.swap(next);
-  } else if (from > 0 && old > 0) {
-    std::memmove(buf.data(), buf.data() + from * width, sizeof(float) * old * width);
+// Pending rows [head, head + used) of buf: compacts or grows it so that n more fit, or shrinks
+// it once a big input has gone (bounded memory). Returns true if the rows moved to row 0.
+// min_rows: what a stream fed in steady pieces ever has pending (one chunk + right context
+// waiting for its window, and one chunk of new rows), so such a stream's buffer stays at
+// min_rows; a bigger input grows it geometrically.
+bool MakeRoom(std::vector<float>& buf, int64_t width, int64_t head, int64_t used, int64_t n, int64_t min_rows) {
+  const int64_t rows = static_cast<int64_t>(buf.size()) / width;
+  const bool oversized = rows > 8 * std::max<int64_t>(used + n, min_rows);
+  if (head + used + n <= rows && !oversized) return false;
+  if (used + n <= rows && !oversized) {  // room at the front: move the pending rows there
+    std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, buf.begin());
+    return true;
   }
-  for (int64_t t = 0; t < fresh_rows; ++t)
-    std::memcpy(buf.data() + (old + t) * width, fresh + t * fresh_stride, sizeof(float) * width);
+  const int64_t next_rows = used + n <= min_rows ? min_rows : 2 * (used + n);
+  std::vector<float> next(static_cast<size_t>(next_rows * width));
+  std::copy(buf.begin() + head * width, buf.begin() + (head + used) * width, next.begin());
+  buf.swap(next);
+  return true;
 }
 
 }  // namespace
-
-// A block's new rows, in the grids of its forward step, until the backward step has read them.
-struct LcBlstm::Fresh {
-  std::unique_ptr<float[]> gates;  // (n_max, streams, 8H): input gates of both directions
-  std::unique_ptr<float[]> fwd;    // (n_max, streams, H): forward outputs
-  int64_t streams = 0;
-  std::vector<int64_t> slot;  // per input: its column in the grids (-1: no new rows)
-  std::vector<int64_t> old;   // per input: rows pending before this step, in its state
-};
 
 int64_t LcBlstmState::Capacity() const {
   return h.empty() ? 0 : static_cast<int64_t>(fwd.size() / h.size());
@@ -101,7 +93,7 @@ void LcBlstm::ResetState(LcBlstmState* st) const {
   st->gates.clear();
   st->fwd.shrink_to_fit();
   st->gates.shrink_to_fit();
-  st->frames_in = st->frames_out = 0;
+  st->head = st->frames_in = st->frames_out = 0;
 }
 
 void LcBlstm::Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
@@ -116,12 +108,10 @@ void LcBlstm::Step(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
   for (size_t lo = 0; lo < inputs.size(); lo += kStreamsPerBlock) {
     const size_t hi = std::min(inputs.size(), lo + kStreamsPerBlock);
     std::vector<LcBlstmInput> block(inputs.begin() + lo, inputs.begin() + hi);
-    Fresh fresh;
-    Forward(block, pool, &fresh);
+    Forward(block, pool);
     std::vector<Window> windows;
     for (size_t i = 0; i < block.size(); ++i) Windows(block[i], static_cast<int64_t>(i), &windows);
-    Backward(block, windows, fresh, pool);
-    Keep(block, fresh);
+    Backward(block, windows, pool);
   }
   for (auto& in : inputs)
     if (in.finish) ResetState(in.state);
@@ -177,11 +167,10 @@ void LcBlstm::RecurSplit(const LstmRecurArgs& a, ThreadPool* pool) const {
   });
 }
 
-void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool, Fresh* fresh) const {
-  const int64_t d = w_.input_dim, h = w_.hidden, g8 = 8 * h;
-  fresh->slot.assign(inputs.size(), -1);
-  fresh->old.resize(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) fresh->old[i] = inputs[i].state->Pending();
+void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const {
+  const int64_t d = w_.input_dim, h = w_.hidden, g4 = 4 * h, g8 = 8 * h;
+  // Offline (one chunk at the end): at least 64 rows, grown geometrically.
+  const int64_t c = opts_.chunk_frames, min_rows = c > 0 ? 2 * c + opts_.right_context_frames : 64;
   std::vector<int64_t> order;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].num_frames > 0) order.push_back(static_cast<int64_t>(i));
@@ -203,9 +192,8 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool, Fresh
     }
   }
   const int64_t rows = n_max * s;
-  fresh->gates = Scratch(rows * g8);
-  fresh->streams = s;
-  float* gates = fresh->gates.get();
+  const auto gates_buf = Scratch(rows * g8);
+  float* gates = gates_buf.get();
   const int64_t groups = Groups(pool, rows, kMinRowsPerThread);
   auto project = [&](int64_t g) {
     const int64_t lo = rows * g / groups, hi = rows * (g + 1) / groups;
@@ -228,32 +216,24 @@ void LcBlstm::Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool, Fresh
     std::copy(st.h.begin(), st.h.end(), hs.begin() + k * h);
     std::copy(st.c.begin(), st.c.end(), cs.begin() + k * h);
   }
-  fresh->fwd = Scratch(n_max * s * h);
-  Recur(gates, g8, lens, w_hh_fwd_packed_, hs.data(), cs.data(), fresh->fwd.get(), pool);
+  const auto out_buf = Scratch(n_max * s * h);
+  float* out = out_buf.get();
+  Recur(gates, g8, lens, w_hh_fwd_packed_, hs.data(), cs.data(), out, pool);
   for (int64_t k = 0; k < s; ++k) {
     LcBlstmState& st = *inputs[order[k]].state;
+    const int64_t n = lens[k], used = st.Pending();
     std::copy(hs.begin() + k * h, hs.begin() + (k + 1) * h, st.h.begin());
     std::copy(cs.begin() + k * h, cs.begin() + (k + 1) * h, st.c.begin());
-    st.frames_in += lens[k];
-    fresh->slot[order[k]] = k;
-  }
-}
-
-void LcBlstm::Keep(std::vector<LcBlstmInput>& inputs, const Fresh& fresh) const {
-  const int64_t h = w_.hidden, g4 = 4 * h, g8 = 8 * h, s = fresh.streams;
-  // What a stream fed in steady pieces has pending after a step: less than a chunk and its right
-  // context. Offline (one chunk at the end): at least 64 rows, grown geometrically.
-  const int64_t c = opts_.chunk_frames, min_rows = c > 0 ? c + opts_.right_context_frames : 64;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    LcBlstmState& st = *inputs[i].state;
-    const int64_t k = fresh.slot[i], old = fresh.old[i], n = k < 0 ? 0 : inputs[i].num_frames;
-    const int64_t done = old + n - st.Pending();  // rows output by this step
-    const int64_t old_kept = std::max<int64_t>(0, old - done), first = std::max<int64_t>(0, done - old);
-    const int64_t from = std::min(done, old), new_kept = n - first;
-    const float* gates = new_kept > 0 ? fresh.gates.get() + (first * s + k) * g8 + g4 : nullptr;
-    const float* fwd = new_kept > 0 ? fresh.fwd.get() + (first * s + k) * h : nullptr;
-    KeepRows(st.gates, g4, from, old_kept, gates, new_kept, s * g8, min_rows);
-    KeepRows(st.fwd, h, from, old_kept, fwd, new_kept, s * h, min_rows);
+    const bool moved = MakeRoom(st.fwd, h, st.head, used, n, min_rows);
+    MakeRoom(st.gates, g4, st.head, used, n, min_rows);  // same rows as fwd, so the same decision
+    if (moved) st.head = 0;
+    float* fwd = st.fwd.data() + (st.head + used) * h;
+    float* gx = st.gates.data() + (st.head + used) * g4;
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(fwd + t * h, out + (t * s + k) * h, sizeof(float) * h);
+      std::memcpy(gx + t * g4, gates + (t * s + k) * g8 + g4, sizeof(float) * g4);
+    }
+    st.frames_in += n;
   }
 }
 
@@ -270,21 +250,9 @@ void LcBlstm::Windows(const LcBlstmInput& in, int64_t index, std::vector<Window>
   for (; pos < n; pos += c) out->push_back({index, pos, std::min(c + right, n - pos), std::min(c, n - pos)});
 }
 
-void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, const Fresh& fresh,
-                       ThreadPool* pool) const {
+void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, ThreadPool* pool) const {
   if (windows.empty()) return;
-  const int64_t h = w_.hidden, g4 = 4 * h, g8 = 8 * h, o = w_.num_outputs, s = fresh.streams;
-  // Row r of input i's pending rows: in its state if pending before this step, else in the grids.
-  auto gate_row = [&](int64_t i, int64_t r) -> const float* {
-    const LcBlstmState& st = *inputs[i].state;
-    const int64_t old = fresh.old[i];
-    return r < old ? st.gates.data() + r * g4 : fresh.gates.get() + ((r - old) * s + fresh.slot[i]) * g8 + g4;
-  };
-  auto fwd_row = [&](int64_t i, int64_t r) -> const float* {
-    const LcBlstmState& st = *inputs[i].state;
-    const int64_t old = fresh.old[i];
-    return r < old ? st.fwd.data() + r * h : fresh.fwd.get() + ((r - old) * s + fresh.slot[i]) * h;
-  };
+  const int64_t h = w_.hidden, g4 = 4 * h, o = w_.num_outputs;
   std::stable_sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) { return a.length > b.length; });
   const int64_t nw = static_cast<int64_t>(windows.size()), n_max = windows[0].length;
   // The windows' gates, time-reversed, time-major (n_max, nw, 4H); rows past a window's end unread.
@@ -293,8 +261,10 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
   std::vector<int64_t> lens;
   for (int64_t k = 0; k < nw; ++k) {
     const Window& win = windows[k];
+    const LcBlstmState& st = *inputs[win.input].state;
+    const float* src = st.gates.data() + (st.head + win.pos) * g4;
     for (int64_t t = 0; t < win.length; ++t)
-      std::memcpy(grid + (t * nw + k) * g4, gate_row(win.input, win.pos + win.length - 1 - t), sizeof(float) * g4);
+      std::memcpy(grid + (t * nw + k) * g4, src + (win.length - 1 - t) * g4, sizeof(float) * g4);
     lens.push_back(win.length);
   }
   std::vector<float> hs(static_cast<size_t>(nw * h), 0.0f), cs(hs);
@@ -313,8 +283,9 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
   int64_t r = 0;
   for (int64_t k : by_time) {
     const Window& win = windows[k];
+    const LcBlstmState& st = *inputs[win.input].state;
     for (int64_t j = 0; j < win.chunk; ++j, ++r) {
-      std::memcpy(hcat.data() + r * 2 * h, fwd_row(win.input, win.pos + j), sizeof(float) * h);
+      std::memcpy(hcat.data() + r * 2 * h, st.fwd.data() + (st.head + win.pos + j) * h, sizeof(float) * h);
       std::memcpy(hcat.data() + r * 2 * h + h, out + ((win.length - 1 - j) * nw + k) * h, sizeof(float) * h);
     }
   }
@@ -333,6 +304,7 @@ void LcBlstm::Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& w
     LcBlstmInput& in = inputs[win.input];
     in.logits->insert(in.logits->end(), logits.begin() + r * o, logits.begin() + (r + win.chunk) * o);
     r += win.chunk;
+    in.state->head += win.chunk;
     in.state->frames_out += win.chunk;
   }
 }

@@ -35,13 +35,12 @@ struct LcBlstmWeights {
 };
 
 // One stream: forward (h, c) and, for the frames whose outputs are not final, the forward
-// outputs and the backward direction's input gates. Between steps the pending rows are less
-// than a chunk plus its right context; a step's new rows stay in its scratch grids until the
-// backward pass has read them, and only those still pending are kept here.
+// outputs and the backward direction's input gates.
 struct LcBlstmState {
   std::vector<float> h, c;
-  std::vector<float> fwd;    // pending rows of H, from row 0
-  std::vector<float> gates;  // pending rows of 4H, from row 0
+  std::vector<float> fwd;    // pending rows of H, from row head
+  std::vector<float> gates;  // pending rows of 4H, from row head
+  int64_t head = 0;
   int64_t frames_in = 0, frames_out = 0;
   int64_t Pending() const { return frames_in - frames_out; }
   // Buffered rows, the consumed ones included (memory bound checks).
@@ -79,13 +78,9 @@ class LcBlstm {
   struct Window {
     int64_t input, pos, length, chunk;  // input index, first pending row, rows, rows kept
   };
-  struct Fresh;  // a block's new rows, between the forward and the backward step
-  void Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool, Fresh* fresh) const;
+  void Forward(std::vector<LcBlstmInput>& inputs, ThreadPool* pool) const;
   void Windows(const LcBlstmInput& in, int64_t index, std::vector<Window>* out) const;
-  void Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, const Fresh& fresh,
-                ThreadPool* pool) const;
-  // Moves the rows still pending to the front of each state's buffers, the new ones from fresh.
-  void Keep(std::vector<LcBlstmInput>& inputs, const Fresh& fresh) const;
+  void Backward(std::vector<LcBlstmInput>& inputs, std::vector<Window>& windows, ThreadPool* pool) const;
   // The recurrence over time-major gates (lengths_desc[0], streams, stream_stride) of streams with
   // the given decreasing lengths, from states h, c (updated); out (steps, streams, H).
   void Recur(const float* gates_x, int64_t stream_stride, const std::vector<int64_t>& lengths_desc,

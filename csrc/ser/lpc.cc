@@ -1,10 +1,10 @@
 #include "ser/lpc.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "ser/dsp.h"
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -39,26 +39,17 @@ double Horner(const double* poly, int m, double x) {
   return v;
 }
 
-// cos of the LSP grid points, built once.
-const float* LspGrid() {
-  static const std::array<float, LpcAnalysis::kLspGrid + 1> grid = [] {
-    std::array<float, LpcAnalysis::kLspGrid + 1> x;
-    for (int g = 0; g <= LpcAnalysis::kLspGrid; ++g) x[g] = static_cast<float>(std::cos(kPi * g / LpcAnalysis::kLspGrid));
-    return x;
-  }();
-  return grid.data();
-}
-
 }  // namespace
 
-LpcAnalysis::LpcAnalysis() : hamming_(FrameHammingWindow()), lsp_x_(LspGrid()) {}
+LpcAnalysis::LpcAnalysis() : hamming_(FrameHammingWindow()), lsp_x_(kLspGrid + 1), x_(kFrameLength + 16, 0.0f) {
+  for (int g = 0; g <= kLspGrid; ++g) lsp_x_[g] = static_cast<float>(std::cos(kPi * g / kLspGrid));
+}
 
 // Autocorrelation (lags 0..kOrder) of the pre-emphasised Hamming frame, then Levinson-Durbin.
 SER_MULTIVERSION double LpcAnalysis::Compute(const float* raw, double* a, double* a8) {
-  alignas(32) float x[kFrameLength + 16];
+  float* x = x_.data();
   PreEmphasizeWindowed(raw, hamming_, kFrameLength, x);
-  std::fill(x + kFrameLength, x + kFrameLength + 16, 0.0f);
-  // Eight samples at a time, one independent accumulator per lag, over a zero tail.
+  // Eight samples at a time, one independent accumulator per lag. x_ has a zero tail.
   static_assert(kFrameLength % 8 == 0, "frame length must be a multiple of 8");
   V8 acc[kOrder + 1] = {};
   for (int i = 0; i < kFrameLength; i += 8) {
@@ -136,5 +127,7 @@ SER_MULTIVERSION void LpcAnalysis::Lsp(const double* a8, float* lsp) const {
   std::sort(roots, roots + p);
   for (int i = 0; i < p; ++i) lsp[i] = static_cast<float>(roots[i]);
 }
+
+int64_t LpcAnalysis::HeapBytes() const { return ser::HeapBytes(lsp_x_, x_); }
 
 }  // namespace ser

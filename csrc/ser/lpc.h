@@ -4,6 +4,7 @@
 #define SER_LPC_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "ser/frame.h"
 
@@ -22,11 +23,14 @@ class LpcAnalysis {
   // evenly spaced if it is degenerate.
   void Lsp(const double* a8, float* lsp) const;
 
-  static constexpr int kLspGrid = 128;  // LSP root search grid over [0, pi]
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
-  const float* hamming_;  // kFrameLength, shared (FrameHammingWindow)
-  const float* lsp_x_;    // cos of the LSP grid, kLspGrid + 1, shared
+  static constexpr int kLspGrid = 128;  // LSP root search grid over [0, pi]
+
+  const float* hamming_;        // kFrameLength, shared (FrameHammingWindow)
+  std::vector<float> lsp_x_;    // cos of the LSP grid, kLspGrid + 1
+  std::vector<float> x_;        // scratch: pre-emphasised windowed frame + zero tail
 };
 
 }  // namespace ser

@@ -18,14 +18,6 @@ int64_t HeapBytes(const std::vector<T>& v, const Rest&... rest) {
   return HeapBytes(v) + HeapBytes(rest...);
 }
 
-// Empties v, and gives its memory back when it holds far more than `next` elements (what the next
-// use needs), so that one big input does not pin its buffers for the rest of the stream.
-template <typename T>
-void Release(std::vector<T>& v, size_t next) {
-  v.clear();
-  if (v.capacity() > 4 * next + 1024) v.shrink_to_fit();
-}
-
 }  // namespace ser
 
 #endif  // SER_MEMORY_H_

@@ -26,7 +26,10 @@ int LldDim() { return kLldDim; }
 
 OnlineLld::OnlineLld()
     : fft_(kFftSize),
-      hamming_(FrameHammingWindow()) {}
+      hamming_(FrameHammingWindow()),
+      pitch_(kPitchLength),
+      windowed_(kFrameLength),
+      power_(kNumBins) {}
 
 void OnlineLld::AcceptWaveform(const float* samples, int64_t n) {
   if (finished_ || n <= 0) return;
@@ -91,36 +94,22 @@ void OnlineLld::ComputeReadyFrames() {
   DropConsumedSamples();
 }
 
-namespace {
-
-// One frame's work arrays, for the calling thread (shared by every stream it analyses; each
-// frame overwrites them before reading).
-struct FrameWork {
-  float pitch[kPitchLength];
-  float windowed[kFrameLength];
-  float power[kNumBins];
-};
-thread_local FrameWork t_work;
-
-}  // namespace
-
 void OnlineLld::ComputeFrame(int64_t t, float* out) {
-  FrameWork& w = t_work;
   const int64_t start = t * kFrameShift;
   const float* raw = samples_.data() + (start - samples_offset_);
   // Pitch window: zero outside [0, num_samples_).
   const int64_t p0 = start - kPitchLeft;
   const int64_t lo = std::max<int64_t>(p0, 0), hi = std::min<int64_t>(p0 + kPitchLength, num_samples_);
-  std::fill(w.pitch, w.pitch + kPitchLength, 0.0f);
+  std::fill(pitch_.begin(), pitch_.end(), 0.0f);
   std::copy(samples_.begin() + (lo - samples_offset_), samples_.begin() + (hi - samples_offset_),
-            w.pitch + (lo - p0));
+            pitch_.begin() + (lo - p0));
   double mean = 0.0;
   for (int i = 0; i < kFrameLength; ++i) mean += raw[i];
   const float m = static_cast<float>(mean / kFrameLength);
-  for (int i = 0; i < kFrameLength; ++i) w.windowed[i] = hamming_[i] * (raw[i] - m);
-  fft_.Power(w.windowed, kFrameLength, w.power);
+  for (int i = 0; i < kFrameLength; ++i) windowed_[i] = hamming_[i] * (raw[i] - m);
+  fft_.Power(windowed_.data(), kFrameLength, power_.data());
 
-  const FrameData frame{raw, w.pitch, w.windowed, w.power};
+  const FrameData frame{raw, pitch_.data(), windowed_.data(), power_.data()};
   spectral_.Compute(frame, out);
   voicing_.Compute(frame, out + SpectralDescriptors::Dim());
   const int dim = LldDim();
@@ -138,7 +127,7 @@ void OnlineLld::DropConsumedSamples() {
 }
 
 int64_t OnlineLld::HeapBytes() const {
-  return ser::HeapBytes(samples_, ready_);
+  return ser::HeapBytes(samples_, ready_, pitch_, windowed_, power_) + fft_.HeapBytes() + voicing_.HeapBytes();
 }
 
 }  // namespace ser

@@ -65,6 +65,8 @@ class OnlineLld {
   std::vector<float> ready_;  // computed frames, row-major
   int64_t ready_head_ = 0;    // first unpopped row in ready_
   int64_t popped_ = 0;
+
+  std::vector<float> pitch_, windowed_, power_;
 };
 
 }  // namespace ser

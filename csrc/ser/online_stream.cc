@@ -1,16 +1,10 @@
 #include "ser/online_stream.h"
 
-#include <algorithm>
 #include <stdexcept>
 
-#include "ser/delta.h"
 #include "ser/memory.h"
 
 namespace ser {
-
-namespace {
-constexpr int64_t kFeedBlock = 4 * kFrameShift;  // samples per feature call (Prepare)
-}  // namespace
 
 OnlineStream::OnlineStream(const OnlineRecognizer& owner, const Normalizer& norm)
     : owner_(&owner),
@@ -62,23 +56,14 @@ void OnlineStream::Reset(bool adaptation) {
 
 void OnlineStream::Prepare() {
   finishing_ = finished_;
-  const int64_t queued = static_cast<int64_t>(samples_.size());
-  const int64_t expect = FinalFrames(num_samples_) - features_.NumFramesEmitted() + (finishing_ ? kDeltaLookahead + 1 : 0);
-  const size_t rows = static_cast<size_t>(std::max<int64_t>(0, expect));
-  Release(frames_, rows * FeatureDim());
-  Release(logits_, rows * owner_->Lstm().NumOutputs());
-  frames_.reserve(rows * FeatureDim());
-  // In blocks, each block's final frames popped at once: the feature buffers hold one block.
-  for (int64_t at = 0; at < queued; at += kFeedBlock) {
-    features_.AcceptWaveform(samples_.data() + at, std::min(kFeedBlock, queued - at));
-    features_.PopFrames(&frames_);
+  if (!samples_.empty()) {
+    features_.AcceptWaveform(samples_.data(), static_cast<int64_t>(samples_.size()));
+    samples_.clear();
+    if (samples_.capacity() > (1u << 16)) samples_.shrink_to_fit();
   }
-  Release(samples_, static_cast<size_t>(queued));
-  if (finishing_) {
-    features_.InputFinished();
-    features_.PopFrames(&frames_);
-  }
-  const int64_t n = static_cast<int64_t>(frames_.size()) / FeatureDim();
+  if (finishing_) features_.InputFinished();
+  frames_.clear();
+  const int64_t n = features_.PopFrames(&frames_);
   const size_t old = speech_.size();
   speech_.resize(old + static_cast<size_t>(n));
   detector_.AcceptFrames(frames_.data(), n, FeatureDim(), speech_.data() + old);
@@ -89,9 +74,7 @@ void OnlineStream::Track() {
   const int c = tracker_.Options().num_classes;
   const int64_t n = static_cast<int64_t>(logits_.size()) / c;
   post_start_ = tracker_.NumFrames();
-  const size_t kept = owner_->Options().keep_posteriors ? static_cast<size_t>(n * c) : 0;
-  Release(post_, kept);
-  post_.resize(kept);
+  post_.resize(owner_->Options().keep_posteriors ? static_cast<size_t>(n * c) : 0);
   if (speech_head_ + n > static_cast<int64_t>(speech_.size()))
     throw std::logic_error("OnlineStream: more BiLSTM outputs than analysed frames");
   tracker_.AcceptLogits(logits_.data(), n, post_.empty() ? nullptr : post_.data(), speech_.data() + speech_head_);

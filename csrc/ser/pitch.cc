@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -18,6 +19,7 @@ using simd::V8;
 constexpr float kVoicingThreshold = 0.7f;  // on the normalised autocorrelation peak
 constexpr float kOctaveRatio = 0.9f;       // shorter lag wins if its peak is this close
 constexpr double kSilenceEnergy = 1e-10 * kPitchLength;  // pitch window energy floor
+constexpr int kPad = 4;  // zeros before the pitch window for the decimation filter
 constexpr float kDecFilter[7] = {1 / 16.f, 2 / 16.f, 3 / 16.f, 4 / 16.f, 3 / 16.f, 2 / 16.f, 1 / 16.f};
 
 // Parabolic peak offset in (-0.5, 0.5) from three neighbouring values.
@@ -29,10 +31,8 @@ float ParabolicOffset(float left, float mid, float right) {
 
 }  // namespace
 
-PitchAnalysis::Work& PitchAnalysis::ThreadWork() {
-  thread_local Work w = {};
-  return w;
-}
+PitchAnalysis::PitchAnalysis()
+    : pw_(kPad + kPitchLength + 16, 0.0f), dec_(kDecLen + kCoarseMinLag + kCoarseLags + 4, 0.0f) {}
 
 void PitchAnalysis::Reset() {
   prev_voiced_ = false;
@@ -44,14 +44,13 @@ void PitchAnalysis::Reset() {
 SER_MULTIVERSION PitchEstimate PitchAnalysis::Compute(const float* window) {
   PitchEstimate result;
   const float* s = window;
-  Work& w = ThreadWork();
-  float* pw = w.pw + kPad;
+  float* pw = pw_.data() + kPad;
   const float mean = Sum(s, kPitchLength) / kPitchLength;
   for (int i = 0; i < kPitchLength; ++i) pw[i] = s[i] - mean;
   if (!(SumSquares(pw, kPitchLength) > kSilenceEnergy)) return result;
 
   // Low-pass (7-tap triangle, zeros at multiples of 4 kHz) and keep every 4th sample.
-  float* d = w.dec;
+  float* d = dec_.data();
   for (int j = 0; j < kDecLen; ++j) {
     const float* src = pw + kDecim * j - 3;
     float v = 0.0f;
@@ -115,7 +114,7 @@ SER_MULTIVERSION float PitchAnalysis::FinePeriod(int center, float* prob) {
   const int max_lo = kSampleRate / 55 + 6 - kFineLags;
   const int lo = std::clamp(center - kFineLags / 2, min_lag, max_lo);
   const int len = kPitchLength - (lo + kFineLags - 1);
-  const float* pw = ThreadWork().pw + kPad;
+  const float* pw = pw_.data() + kPad;
   V8 acc8[kFineLags] = {};  // eight samples at a time, one independent accumulator per lag
   int i = 0;
   for (; i + 8 <= len; i += 8) {
@@ -159,7 +158,7 @@ void PitchAnalysis::JitterShimmer(const PitchEstimate& pitch, float* jitter, flo
     prev_voiced_ = false;
     return;
   }
-  const float* s = ThreadWork().pw + kPad;
+  const float* s = pw_.data() + kPad;
   const float period = pitch.period;
   float pos[kMaxPeriods + 1], amp[kMaxPeriods + 1];
   int n = 0;
@@ -208,5 +207,7 @@ void PitchAnalysis::JitterShimmer(const PitchEstimate& pitch, float* jitter, flo
   prev_period_ = np > 0 ? per[np - 1] : period;
   prev_amp_ = amp[n - 1];
 }
+
+int64_t PitchAnalysis::HeapBytes() const { return ser::HeapBytes(pw_, dec_); }
 
 }  // namespace ser

@@ -4,6 +4,7 @@
 #define SER_PITCH_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "ser/frame.h"
 
@@ -18,13 +19,15 @@ struct PitchEstimate {
 
 class PitchAnalysis {
  public:
-  PitchAnalysis() = default;
+  PitchAnalysis();
   // window: the frame's kPitchLength-sample pitch window (FrameData::pitch).
   PitchEstimate Compute(const float* window);
   // Jitter (local, DDP) and local shimmer of the window last passed to Compute, whose estimate
   // is pitch. Causal state: the previous voiced frame's last period fills in short windows.
   void JitterShimmer(const PitchEstimate& pitch, float* jitter, float* ddp, float* shimmer);
   void Reset();
+
+  int64_t HeapBytes() const;  // beyond sizeof
 
  private:
   static constexpr int kDecim = 4;  // the search runs at 4 kHz first
@@ -34,19 +37,13 @@ class PitchAnalysis {
   static constexpr int kCoarseLags = 68;    // >= max - min + 1, multiple of 4
   static constexpr int kFineLags = 8;       // lags refined at 16 kHz
   static constexpr int kMaxPeriods = 24;
-  static constexpr int kPad = 4;  // zeros before the pitch window for the decimation filter
-
-  // Work arrays, one set per thread, shared by every stream it analyses. The pads are never
-  // written, so they stay zero.
-  struct Work {
-    float pw[kPad + kPitchLength + 16];                    // mean-removed pitch window
-    float dec[kDecLen + kCoarseMinLag + kCoarseLags + 4];  // decimated pitch window
-  };
-  static Work& ThreadWork();
 
   float FinePeriod(int center, float* prob);
 
-  // Cross-frame state (causal); the window of the last Compute is in the thread's Work.
+  // Scratch (sized in the constructor, no allocation per frame).
+  std::vector<float> pw_;   // mean-removed pitch window + zero tail
+  std::vector<float> dec_;  // decimated pitch window + zero tail
+  // Cross-frame state (causal).
   bool prev_voiced_ = false;
   float prev_period_ = 0.0f;  // last period of the previous voiced frame (samples)
   float prev_amp_ = 0.0f;     // its peak amplitude

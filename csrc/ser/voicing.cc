@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 
+#include "ser/memory.h"
 #include "ser/simd.h"
 
 namespace ser {
@@ -125,5 +126,7 @@ void VoicingDescriptors::Compute(const FrameData& frame, float* out) {
   for (int i = 0; i < kDim; ++i)
     if (!std::isfinite(out[i])) out[i] = 0.0f;
 }
+
+int64_t VoicingDescriptors::HeapBytes() const { return lpc_.HeapBytes() + pitch_.HeapBytes(); }
 
 }  // namespace ser

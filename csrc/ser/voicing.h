@@ -29,6 +29,8 @@ class VoicingDescriptors {
   void Compute(const FrameData& frame, float* out);
   void Reset();
 
+  int64_t HeapBytes() const;  // beyond sizeof
+
  private:
   LpcAnalysis lpc_;
   PitchAnalysis pitch_;
